@@ -45,8 +45,8 @@
 extern crate self as pequod_plugin_sdk;
 
 pub use pequod_graph::{
-    ApplyMode, ApplyPolicy, ConditionStatus, ConflictPolicy, DeletionPolicy, GRAPH_VERSION, Graph,
-    GraphMetadata, Node, Phase, Readiness, RenderContext, Severity, Violation,
+    ApplyMode, ApplyPolicy, ConditionStatus, ConflictPolicy, DeletionPolicy, GRAPH_VERSION, Graph, GraphMetadata, Node,
+    Phase, Readiness, RenderContext, Severity, Violation,
 };
 pub use serde_json::{Map, Value, json};
 
@@ -137,15 +137,11 @@ macro_rules! export_raw_renderer {
                 fn render(
                     input: ::std::string::String,
                     context: ::std::string::String,
-                ) -> Result<
-                    ::std::string::String,
-                    $crate::__wit::pequod::renderer::types::RenderError,
-                > {
-            <$renderer as $crate::RawRenderer>::render(input, context)
-                        .map_err($crate::__private::wit_error)
+                ) -> Result<::std::string::String, $crate::__wit::pequod::renderer::types::RenderError> {
+                    <$renderer as $crate::RawRenderer>::render(input, context).map_err($crate::__private::wit_error)
                 }
             }
-            $crate::__wit::__export_renderer_world!(__PequodRawExport with_types_in $crate::__wit);
+    $crate::__wit::__export_renderer_world!(__PequodRawExport with_types_in $crate::__wit);
         };
     };
 }
@@ -182,9 +178,7 @@ pub mod __private {
 
     pub fn typed_render<R: Renderer>(input: &str, context: &str) -> Result<String, RenderError> {
         let context: RenderContext = serde_json::from_str(context).map_err(|error| {
-            RenderError::Failed(format!(
-                "the host sent a context this module cannot read: {error}"
-            ))
+            RenderError::Failed(format!("the host sent a context this module cannot read: {error}"))
         })?;
         let input = parse_input::<R::Input>(input)?;
         let mut graph = R::render(input, &context)?;
@@ -284,22 +278,11 @@ mod tests {
         let nested = violation(r#"{"image": "nginx", "ports": [{"port": 80}, {"port": 70000}]}"#);
         assert_eq!(nested.path, "ports[1].port");
         assert_eq!(nested.phase, Phase::Input);
-        assert!(
-            nested.message.starts_with("invalid value: integer `70000`"),
-            "{}",
-            nested.message
-        );
+        assert!(nested.message.starts_with("invalid value: integer `70000`"), "{}", nested.message);
         assert!(!nested.message.contains("line"), "{}", nested.message);
         let missing = violation("{}");
-        assert_eq!(
-            (missing.path.as_str(), missing.message.as_str()),
-            ("", "missing field `image`")
-        );
+        assert_eq!((missing.path.as_str(), missing.message.as_str()), ("", "missing field `image`"));
         let typo = violation(r#"{"image": "nginx", "replicsa": 2}"#);
-        assert!(
-            typo.message.starts_with("unknown field `replicsa`"),
-            "{}",
-            typo.message
-        );
+        assert!(typo.message.starts_with("unknown field `replicsa`"), "{}", typo.message);
     }
 }

@@ -5,10 +5,7 @@
 //! in a target directory of its own (`target/guests`), so it never waits on the lock of the outer build,
 //! and copies the components into `OUT_DIR`.
 
-#![allow(
-    clippy::print_stdout,
-    reason = "a build script talks to cargo on stdout"
-)]
+#![allow(clippy::print_stdout, reason = "a build script talks to cargo on stdout")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,38 +31,21 @@ pub fn build(guest: &GuestCrate<'_>) -> Vec<PathBuf> {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let root = workspace_root(&manifest_dir);
     let out_dir = PathBuf::from(env("OUT_DIR"));
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("guests");
-    for watched in [
-        guest.directory,
-        "plugin-sdk/src",
-        "plugin-sdk/Cargo.toml",
-        "wit",
-        "Cargo.toml",
-        "Cargo.lock",
-    ] {
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("guests");
+    for watched in [guest.directory, "plugin-sdk/src", "plugin-sdk/Cargo.toml", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(&root).args([
-        "build",
-        "--package",
-        guest.package,
-        "--target",
-        TARGET,
-        "--profile",
-        "guest",
-    ]);
+    command.current_dir(&root).args(["build", "--package", guest.package, "--target", TARGET, "--profile", "guest"]);
     command.arg("--target-dir").arg(&target_dir);
     if guest.examples {
         command.arg("--examples");
     }
     scrub_environment(&mut command);
-    let output = command
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run cargo to build {}: {error}", guest.package));
+    let output =
+        command.output().unwrap_or_else(|error| panic!("cannot run cargo to build {}: {error}", guest.package));
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let hint = if stderr.contains(TARGET) && stderr.contains("target may not be installed") {
@@ -73,29 +53,18 @@ pub fn build(guest: &GuestCrate<'_>) -> Vec<PathBuf> {
         } else {
             String::new()
         };
-        panic!(
-            "building the renderer {} for {TARGET} failed:\n{stderr}{hint}",
-            guest.package
-        );
+        panic!("building the renderer {} for {TARGET} failed:\n{stderr}{hint}", guest.package);
     }
 
-    let built = target_dir
-        .join(TARGET)
-        .join("guest")
-        .join(if guest.examples { "examples" } else { "" });
+    let built = target_dir.join(TARGET).join("guest").join(if guest.examples { "examples" } else { "" });
     guest
         .artifacts
         .iter()
         .map(|(file, copy)| {
             let from = built.join(file);
             let to = out_dir.join(copy);
-            std::fs::copy(&from, &to).unwrap_or_else(|error| {
-                panic!(
-                    "cannot copy {} to {}: {error}",
-                    from.display(),
-                    to.display()
-                )
-            });
+            std::fs::copy(&from, &to)
+                .unwrap_or_else(|error| panic!("cannot copy {} to {}: {error}", from.display(), to.display()));
             to
         })
         .collect()
@@ -105,10 +74,7 @@ pub fn build(guest: &GuestCrate<'_>) -> Vec<PathBuf> {
 fn workspace_root(start: &Path) -> PathBuf {
     start
         .ancestors()
-        .find(|dir| {
-            std::fs::read_to_string(dir.join("Cargo.toml"))
-                .is_ok_and(|text| text.contains("[workspace]"))
-        })
+        .find(|dir| std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|text| text.contains("[workspace]")))
         .unwrap_or_else(|| panic!("no workspace root above {}", start.display()))
         .to_owned()
 }
@@ -116,12 +82,7 @@ fn workspace_root(start: &Path) -> PathBuf {
 /// Removes what the outer cargo set for this build script, so the nested build is an ordinary one: its
 /// own target, profile and flags, no clippy wrapper, no coverage instrumentation.
 fn scrub_environment(command: &mut Command) {
-    const KEEP: [&str; 4] = [
-        "CARGO_HOME",
-        "CARGO_NET_",
-        "CARGO_HTTP_",
-        "CARGO_REGISTRIES_",
-    ];
+    const KEEP: [&str; 4] = ["CARGO_HOME", "CARGO_NET_", "CARGO_HTTP_", "CARGO_REGISTRIES_"];
     const REMOVE: [&str; 14] = [
         "RUSTFLAGS",
         "RUSTDOCFLAGS",
@@ -140,8 +101,7 @@ fn scrub_environment(command: &mut Command) {
     ];
     for (name, _) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
-        let cargo_var =
-            name.starts_with("CARGO_") && !KEEP.iter().any(|keep| name.starts_with(keep));
+        let cargo_var = name.starts_with("CARGO_") && !KEEP.iter().any(|keep| name.starts_with(keep));
         if cargo_var || REMOVE.contains(&name) {
             command.env_remove(name);
         }
@@ -149,6 +109,5 @@ fn scrub_environment(command: &mut Command) {
 }
 
 fn env(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set; call this from a build script"))
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; call this from a build script"))
 }

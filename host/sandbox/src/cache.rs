@@ -67,10 +67,7 @@ impl ComponentCache {
                 None
             }
         });
-        Self {
-            memory: Mutex::new(HashMap::new()),
-            disk,
-        }
+        Self { memory: Mutex::new(HashMap::new()), disk }
     }
 
     /// The compiled component for `bytes` (whose digest is `digest`), compiling it only when neither cache
@@ -81,12 +78,7 @@ impl ComponentCache {
         digest: Digest,
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        if let Some(component) = self
-            .memory
-            .lock()
-            .expect("cache lock poisoned")
-            .get(&digest)
-        {
+        if let Some(component) = self.memory.lock().expect("cache lock poisoned").get(&digest) {
             return Ok((component.clone(), CacheOutcome::Memory));
         }
         let (component, outcome) = match self.read_disk(engine, digest) {
@@ -97,10 +89,7 @@ impl ComponentCache {
                 (component, CacheOutcome::Compiled)
             }
         };
-        self.memory
-            .lock()
-            .expect("cache lock poisoned")
-            .insert(digest, component.clone());
+        self.memory.lock().expect("cache lock poisoned").insert(digest, component.clone());
         Ok((component, outcome))
     }
 
@@ -118,10 +107,7 @@ impl ComponentCache {
         // `verified_body` has just checked that the file carries our magic, was written for this exact
         // source digest, and that the body's sha256 equals the one recorded when it was written, so the
         // bytes are the ones we produced. wasmtime itself checks that the engine configuration matches.
-        #[allow(
-            unsafe_code,
-            reason = "deserializing a precompiled component we produced and verified"
-        )]
+        #[allow(unsafe_code, reason = "deserializing a precompiled component we produced and verified")]
         let component = unsafe { Component::deserialize(engine, body) };
         match component {
             Ok(component) => Some(component),
@@ -135,22 +121,19 @@ impl ComponentCache {
 
     fn write_disk(&self, digest: Digest, component: &Component) {
         let Some(dir) = &self.disk else { return };
-        let result = component
-            .serialize()
-            .map_err(|error| error.to_string())
-            .and_then(|body| {
-                let mut entry = Vec::with_capacity(HEADER_LEN + body.len());
-                entry.extend_from_slice(MAGIC);
-                entry.extend_from_slice(&digest.0);
-                entry.extend_from_slice(&Sha256::digest(&body));
-                entry.extend_from_slice(&body);
-                // Write under a temporary name and rename, so a reader never sees half an entry.
-                let name = entry_name(digest);
-                let temporary = format!("{name}.{}.tmp", std::process::id());
-                dir.write(&temporary, &entry)
-                    .and_then(|()| dir.rename(&temporary, dir, &name))
-                    .map_err(|error| error.to_string())
-            });
+        let result = component.serialize().map_err(|error| error.to_string()).and_then(|body| {
+            let mut entry = Vec::with_capacity(HEADER_LEN + body.len());
+            entry.extend_from_slice(MAGIC);
+            entry.extend_from_slice(&digest.0);
+            entry.extend_from_slice(&Sha256::digest(&body));
+            entry.extend_from_slice(&body);
+            // Write under a temporary name and rename, so a reader never sees half an entry.
+            let name = entry_name(digest);
+            let temporary = format!("{name}.{}.tmp", std::process::id());
+            dir.write(&temporary, &entry)
+                .and_then(|()| dir.rename(&temporary, dir, &name))
+                .map_err(|error| error.to_string())
+        });
         if let Err(error) = result {
             tracing::warn!(%digest, %error, "could not write a component cache entry");
         }
@@ -162,8 +145,7 @@ fn verified_body(entry: &[u8], digest: Digest) -> Option<&[u8]> {
     let (header, body) = entry.split_at_checked(HEADER_LEN)?;
     let (magic, rest) = header.split_at(MAGIC.len());
     let (source, body_hash) = rest.split_at(32);
-    let matches =
-        magic == MAGIC && source == digest.0 && body_hash == Sha256::digest(body).as_slice();
+    let matches = magic == MAGIC && source == digest.0 && body_hash == Sha256::digest(body).as_slice();
     matches.then_some(body)
 }
 

@@ -92,7 +92,7 @@ pub enum RenderError {
     /// The module crashed (a panic, an `unreachable`, an out-of-bounds access…).
     #[error("the module crashed: {message}{}", guest_said(guest_output))]
     Trap {
-        /// wasmtime's description of the trap, with the guest backtrace when there is one.
+        /// wasmtime's description of the trap.
         message: String,
         /// What the module printed before it crashed (a Rust panic message, for example).
         guest_output: String,
@@ -104,7 +104,7 @@ pub enum RenderError {
         message: String,
     },
     /// The module returned a Graph that breaks the Graph rules (a cycle, an unknown dependency, …).
-    #[error("the module returned an invalid graph: {}", list(&source.problems))]
+    #[error("the module returned an invalid graph:\n{}", list(&source.problems))]
     InvalidGraph {
         /// Every problem found.
         #[source]
@@ -138,17 +138,9 @@ impl RenderError {
 }
 
 fn list<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(|item| format!("  - {item}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    items.iter().map(|item| format!("  - {item}")).collect::<Vec<_>>().join("\n")
 }
 
 fn guest_said(output: &str) -> String {
-    if output.is_empty() {
-        String::new()
-    } else {
-        format!("\nthe module printed:\n{output}")
-    }
+    if output.is_empty() { String::new() } else { format!("\nthe module printed:\n{output}") }
 }

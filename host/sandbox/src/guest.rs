@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{
-    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
-};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::limits::MemoryLimiter;
 
@@ -32,39 +30,25 @@ impl GuestState {
             .stderr(output.clone())
             .wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)
-            .secure_random(wasmtime_wasi::Deterministic::new(
-                FIXED_RANDOM_BYTES.to_vec(),
-            ))
-            .insecure_random(wasmtime_wasi::Deterministic::new(
-                FIXED_RANDOM_BYTES.to_vec(),
-            ))
+            .secure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
+            .insecure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
             .insecure_random_seed(0)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        Self {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter::new(memory_bytes),
-            output,
-        }
+        Self { wasi, table: ResourceTable::new(), limiter: MemoryLimiter::new(memory_bytes), output }
     }
 
     /// What the guest printed, lossily decoded, trimmed; empty when it printed nothing.
     pub(crate) fn output(&self) -> String {
-        String::from_utf8_lossy(&self.output.contents())
-            .trim()
-            .to_owned()
+        String::from_utf8_lossy(&self.output.contents()).trim().to_owned()
     }
 }
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 

@@ -46,11 +46,7 @@ pub struct SandboxOptions {
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        Self {
-            cache_dir: None,
-            consume_fuel: true,
-            epoch_tick: Duration::from_millis(5),
-        }
+        Self { cache_dir: None, consume_fuel: true, epoch_tick: Duration::from_millis(5) }
     }
 }
 
@@ -107,10 +103,6 @@ pub struct Rendered {
 const MAX_VIOLATIONS: usize = 100;
 const MAX_MESSAGE_BYTES: usize = 4096;
 
-/// Extra time the host waits, past the time limit, for the guest to reach an epoch check before it drops
-/// the render outright (which also covers a guest blocked in a host call).
-const TIMEOUT_GRACE: Duration = Duration::from_millis(250);
-
 /// The renderer sandbox. Cheap to share (`&Sandbox` from many tasks); one per process.
 pub struct Sandbox {
     engine: Engine,
@@ -127,79 +119,43 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.consume_fuel(options.consume_fuel);
-        let engine =
-            Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
+        let engine = Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|error| LoadError::Engine(format!("{error:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
         let cache = cache::ComponentCache::new(&engine, options.cache_dir.as_deref());
         let ticker = Ticker::start(engine.clone(), options.epoch_tick);
-        Ok(Self {
-            engine,
-            linker,
-            cache,
-            consume_fuel: options.consume_fuel,
-            ticker,
-        })
+        Ok(Self { engine, linker, cache, consume_fuel: options.consume_fuel, ticker })
     }
 
     /// Compiles (or fetches from the cache) and links a renderer component.
     pub fn load(&self, bytes: &[u8]) -> Result<Module, LoadError> {
         let digest = Digest::of(bytes);
-        let (component, cache_outcome) = self
-            .cache
-            .get_or_compile(&self.engine, digest, bytes)
-            .map_err(|error| LoadError::InvalidComponent {
-                digest: digest.to_string(),
-                message: format!("{error:#}"),
-            })?;
+        let (component, cache_outcome) = self.cache.get_or_compile(&self.engine, digest, bytes).map_err(|error| {
+            LoadError::InvalidComponent { digest: digest.to_string(), message: format!("{error:#}") }
+        })?;
         let pre = self
             .prepare(&component)
-            .map_err(|message| LoadError::Incompatible {
-                digest: digest.to_string(),
-                message,
-            })?;
-        Ok(Module {
-            digest,
-            pre,
-            cache_outcome,
-        })
+            .map_err(|message| LoadError::Incompatible { digest: digest.to_string(), message })?;
+        Ok(Module { digest, pre, cache_outcome })
     }
 
     fn prepare(&self, component: &Component) -> Result<RendererPre<GuestState>, String> {
-        let instance_pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|error| format!("{error:#}"))?;
+        let instance_pre = self.linker.instantiate_pre(component).map_err(|error| format!("{error:#}"))?;
         RendererPre::new(instance_pre).map_err(|error| format!("{error:#}"))
     }
 
     /// Asks a module for its name, version and input schema, under `limits`.
-    pub async fn info(
-        &self,
-        module: &Module,
-        limits: &SandboxLimits,
-    ) -> Result<ModuleInfo, RenderError> {
+    pub async fn info(&self, module: &Module, limits: &SandboxLimits) -> Result<ModuleInfo, RenderError> {
         let mut store = self.store(limits);
         let call = async {
             let renderer = module.pre.instantiate_async(&mut store).await?;
             renderer.call_info(&mut store).await
         };
-        let info = finish(
-            tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, call).await,
-            &store,
-            limits,
-        )?;
-        let input_schema =
-            serde_json::from_str(&info.input_schema).map_err(|error| RenderError::Failed {
-                message: format!("info() returned an input schema that is not JSON: {error}"),
-            })?;
-        Ok(ModuleInfo {
-            name: info.name,
-            version: info.version,
-            input_schema,
-            graph_version: info.graph_version,
-        })
+        let info = finish(tokio::time::timeout(limits.timeout, call).await, &store, limits)?;
+        let input_schema = serde_json::from_str(&info.input_schema).map_err(|error| RenderError::Failed {
+            message: format!("info() returned an input schema that is not JSON: {error}"),
+        })?;
+        Ok(ModuleInfo { name: info.name, version: info.version, input_schema, graph_version: info.graph_version })
     }
 
     /// Renders `input` under `context` with `module`, within `limits`, and validates the graph.
@@ -211,8 +167,7 @@ impl Sandbox {
         limits: &SandboxLimits,
     ) -> Result<Rendered, RenderError> {
         let context = serde_json::to_string(context).expect("a RenderContext always serializes");
-        self.render_json(module, &input.to_string(), &context, limits)
-            .await
+        self.render_json(module, &input.to_string(), &context, limits).await
     }
 
     /// [`Self::render`] with the input and context already as JSON text.
@@ -229,24 +184,12 @@ impl Sandbox {
             let renderer = module.pre.instantiate_async(&mut store).await?;
             renderer.call_render(&mut store, input, context).await
         };
-        let returned = finish(
-            tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, call).await,
-            &store,
-            limits,
-        )?;
-        let fuel_used = self
-            .consume_fuel
-            .then(|| limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
+        let returned = finish(tokio::time::timeout(limits.timeout, call).await, &store, limits)?;
+        let fuel_used = self.consume_fuel.then(|| limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
         let guest_output = store.data().output();
         let text = returned.map_err(guest_error)?;
         let (graph, plan) = accept_graph(&text, module.digest, limits)?;
-        Ok(Rendered {
-            graph,
-            plan,
-            fuel_used,
-            elapsed: started.elapsed(),
-            guest_output,
-        })
+        Ok(Rendered { graph, plan, fuel_used, elapsed: started.elapsed(), guest_output })
     }
 
     /// A fresh store for one call: WASI with nothing to reach, the memory limit, fuel and a deadline.
@@ -254,9 +197,7 @@ impl Sandbox {
         let mut store = Store::new(&self.engine, GuestState::new(limits.memory_bytes));
         store.limiter(|state| &mut state.limiter);
         if self.consume_fuel {
-            store
-                .set_fuel(limits.fuel)
-                .expect("fuel is enabled on this engine");
+            store.set_fuel(limits.fuel).expect("fuel is enabled on this engine");
         }
         let deadline = Instant::now() + limits.timeout;
         store.set_epoch_deadline(1);
@@ -286,66 +227,40 @@ fn finish<T>(
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(classify(&error, store, limits)),
-        Err(_elapsed) => Err(RenderError::Timeout {
-            limit: limits.timeout,
-        }),
+        Err(_elapsed) => Err(RenderError::Timeout { limit: limits.timeout }),
     }
 }
 
 /// Names the reason a guest call ended with an error.
-fn classify(
-    error: &wasmtime::Error,
-    store: &Store<GuestState>,
-    limits: &SandboxLimits,
-) -> RenderError {
+fn classify(error: &wasmtime::Error, store: &Store<GuestState>, limits: &SandboxLimits) -> RenderError {
     let guest_output = store.data().output();
     if store.data().limiter.exceeded {
-        return RenderError::MemoryLimitExceeded {
-            limit_bytes: limits.memory_bytes,
-            guest_output,
-        };
+        return RenderError::MemoryLimitExceeded { limit_bytes: limits.memory_bytes, guest_output };
     }
     if error.downcast_ref::<DeadlineReached>().is_some() {
-        return RenderError::Timeout {
-            limit: limits.timeout,
-        };
+        return RenderError::Timeout { limit: limits.timeout };
     }
+    tracing::debug!(error = format!("{error:?}"), "guest call ended with an error");
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => RenderError::FuelExhausted { limit: limits.fuel },
-        Some(Trap::Interrupt) => RenderError::Timeout {
-            limit: limits.timeout,
-        },
-        Some(_) => RenderError::Trap {
-            message: format!("{error:#}"),
-            guest_output,
-        },
-        None => RenderError::Instantiation {
-            message: format!("{error:#}"),
-        },
+        Some(Trap::Interrupt) => RenderError::Timeout { limit: limits.timeout },
+        Some(trap) => RenderError::Trap { message: trap.to_string(), guest_output },
+        None => RenderError::Instantiation { message: format!("{error:#}") },
     }
 }
 
 /// Converts the guest's own error into ours, bounding what a module can put into a Transform's status.
 fn guest_error(error: GuestRenderError) -> RenderError {
     match error {
-        GuestRenderError::Failed(message) => RenderError::Failed {
-            message: truncate(message),
-        },
+        GuestRenderError::Failed(message) => RenderError::Failed { message: truncate(message) },
         GuestRenderError::Rejected(violations) => {
             let total = violations.len();
-            let mut violations: Vec<Violation> = violations
-                .into_iter()
-                .take(MAX_VIOLATIONS)
-                .map(violation)
-                .collect();
+            let mut violations: Vec<Violation> = violations.into_iter().take(MAX_VIOLATIONS).map(violation).collect();
             if total > MAX_VIOLATIONS {
                 let message = format!("{} more violations not shown", total - MAX_VIOLATIONS);
                 violations.push(Violation::error(Phase::Render, "", message));
             }
-            if !violations
-                .iter()
-                .any(|violation| violation.severity == Severity::Error)
-            {
+            if !violations.iter().any(|violation| violation.severity == Severity::Error) {
                 let message = "the module rejected the input without an error-severity violation";
                 violations.push(Violation::error(Phase::Render, "", message));
             }
@@ -384,36 +299,17 @@ fn truncate(mut text: String) -> String {
 }
 
 /// Checks a returned graph against the limits and the Graph rules, and fills in its provenance.
-fn accept_graph(
-    text: &str,
-    digest: Digest,
-    limits: &SandboxLimits,
-) -> Result<(Graph, Plan), RenderError> {
+fn accept_graph(text: &str, digest: Digest, limits: &SandboxLimits) -> Result<(Graph, Plan), RenderError> {
     if text.len() > limits.max_output_bytes {
-        return Err(RenderError::OutputTooLarge {
-            size: text.len(),
-            limit: limits.max_output_bytes,
-        });
+        return Err(RenderError::OutputTooLarge { size: text.len(), limit: limits.max_output_bytes });
     }
     let mut graph: Graph =
-        serde_json::from_str(text).map_err(|error| RenderError::MalformedGraph {
-            message: error.to_string(),
-        })?;
+        serde_json::from_str(text).map_err(|error| RenderError::MalformedGraph { message: error.to_string() })?;
     if graph.nodes.len() > limits.max_nodes {
-        return Err(RenderError::TooManyNodes {
-            count: graph.nodes.len(),
-            limit: limits.max_nodes,
-        });
+        return Err(RenderError::TooManyNodes { count: graph.nodes.len(), limit: limits.max_nodes });
     }
-    let plan = graph
-        .validate()
-        .map_err(|source| RenderError::InvalidGraph { source })?;
-    let errors: Vec<Violation> = graph
-        .violations
-        .iter()
-        .filter(|v| v.severity == Severity::Error)
-        .cloned()
-        .collect();
+    let plan = graph.validate().map_err(|source| RenderError::InvalidGraph { source })?;
+    let errors: Vec<Violation> = graph.violations.iter().filter(|v| v.severity == Severity::Error).cloned().collect();
     if !errors.is_empty() {
         return Err(RenderError::Rejected { violations: errors });
     }
@@ -442,10 +338,7 @@ impl Ticker {
                 }
             })
             .expect("the epoch ticker thread starts");
-        Self {
-            stop,
-            thread: Some(thread),
-        }
+        Self { stop, thread: Some(thread) }
     }
 }
 

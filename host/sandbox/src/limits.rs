@@ -72,10 +72,7 @@ pub(crate) struct MemoryLimiter {
 
 impl MemoryLimiter {
     pub(crate) fn new(limit_bytes: usize) -> Self {
-        Self {
-            limit_bytes,
-            exceeded: false,
-        }
+        Self { limit_bytes, exceeded: false }
     }
 }
 
@@ -87,12 +84,7 @@ const MAX_MEMORIES: usize = 16;
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let allowed = desired <= self.limit_bytes;
         if !allowed {
             self.exceeded = true;
@@ -100,12 +92,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(allowed)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 

@@ -12,18 +12,14 @@ pub struct Guest {
 impl Guest {
     /// The component bytes.
     pub fn bytes(&self) -> Vec<u8> {
-        std::fs::read(self.path)
-            .unwrap_or_else(|error| panic!("cannot read {}: {error}", self.path))
+        std::fs::read(self.path).unwrap_or_else(|error| panic!("cannot read {}: {error}", self.path))
     }
 }
 
 macro_rules! guest {
     ($constant:ident, $name:literal, $doc:literal) => {
         #[doc = $doc]
-        pub const $constant: Guest = Guest {
-            name: $name,
-            path: concat!(env!("OUT_DIR"), "/", $name, ".wasm"),
-        };
+        pub const $constant: Guest = Guest { name: $name, path: concat!(env!("OUT_DIR"), "/", $name, ".wasm") };
     };
 }
 

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use crate::{
-    ApplyMode, ApplyPolicy, ConflictPolicy, DeletionPolicy, GRAPH_VERSION, Graph, GraphMetadata,
-    Node, Phase, Readiness, Severity, Violation,
+    ApplyMode, ApplyPolicy, ConflictPolicy, DeletionPolicy, GRAPH_VERSION, Graph, GraphMetadata, Node, Phase,
+    Readiness, Severity, Violation,
 };
 
 impl Graph {
@@ -12,12 +12,7 @@ impl Graph {
     pub fn new(module: impl Into<String>, version: impl Into<String>) -> Self {
         Self {
             graph_version: GRAPH_VERSION.to_owned(),
-            metadata: GraphMetadata {
-                module: module.into(),
-                version: version.into(),
-                digest: None,
-                render_hash: None,
-            },
+            metadata: GraphMetadata { module: module.into(), version: version.into(), digest: None, render_hash: None },
             nodes: Vec::new(),
             violations: Vec::new(),
             exports: None,
@@ -31,12 +26,7 @@ impl Graph {
     }
 
     /// Adds a non-fatal warning, reported on the Transform.
-    pub fn with_warning(
-        mut self,
-        phase: Phase,
-        path: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn with_warning(mut self, phase: Phase, path: impl Into<String>, message: impl Into<String>) -> Self {
         self.violations.push(Violation {
             path: path.into(),
             message: message.into(),
@@ -48,9 +38,7 @@ impl Graph {
 
     /// Publishes a value under `exports.<key>`.
     pub fn with_export(mut self, key: impl Into<String>, value: Value) -> Self {
-        self.exports
-            .get_or_insert_with(Default::default)
-            .insert(key.into(), value);
+        self.exports.get_or_insert_with(Default::default).insert(key.into(), value);
         self
     }
 
@@ -106,11 +94,6 @@ impl Node {
 impl Violation {
     /// An error-severity violation.
     pub fn error(phase: Phase, path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-            severity: Severity::Error,
-            phase,
-        }
+        Self { path: path.into(), message: message.into(), severity: Severity::Error, phase }
     }
 }

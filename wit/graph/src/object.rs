@@ -23,10 +23,7 @@ impl ObjectIdentity {
         let map = object.as_object().ok_or("object must be a JSON object")?;
         let api_version = non_empty_str(map.get("apiVersion")).ok_or("apiVersion")?;
         let kind = non_empty_str(map.get("kind")).ok_or("kind")?;
-        let metadata = map
-            .get("metadata")
-            .and_then(Value::as_object)
-            .ok_or("metadata")?;
+        let metadata = map.get("metadata").and_then(Value::as_object).ok_or("metadata")?;
         let name = non_empty_str(metadata.get("name")).ok_or("metadata.name")?;
         let namespace = match metadata.get("namespace") {
             None | Some(Value::Null) => None,
@@ -47,11 +44,7 @@ impl ObjectIdentity {
 
 impl std::fmt::Display for ObjectIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let group = if self.group.is_empty() {
-            "core"
-        } else {
-            &self.group
-        };
+        let group = if self.group.is_empty() { "core" } else { &self.group };
         match &self.namespace {
             Some(namespace) => write!(f, "{}.{group} {namespace}/{}", self.kind, self.name),
             None => write!(f, "{}.{group} {}", self.kind, self.name),
@@ -60,9 +53,7 @@ impl std::fmt::Display for ObjectIdentity {
 }
 
 fn non_empty_str(value: Option<&Value>) -> Option<&str> {
-    value
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
+    value.and_then(Value::as_str).filter(|text| !text.is_empty())
 }
 
 /// Whether `id` is a DNS label: 1 to 63 lowercase letters, digits and `-`, starting and ending with a letter
@@ -71,10 +62,7 @@ pub(crate) fn is_dns_label(id: &str) -> bool {
     let bytes = id.as_bytes();
     let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
     let edge = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    (1..=63).contains(&bytes.len())
-        && bytes.iter().all(allowed)
-        && edge(bytes.first())
-        && edge(bytes.last())
+    (1..=63).contains(&bytes.len()) && bytes.iter().all(allowed) && edge(bytes.first()) && edge(bytes.last())
 }
 
 #[cfg(test)]
@@ -91,37 +79,19 @@ mod tests {
             "metadata": {"name": "web", "namespace": "team"}}))
         .unwrap();
         assert_eq!(a, b);
-        let service = ObjectIdentity::of(
-            &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}),
-        );
+        let service = ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}));
         assert_eq!(service.unwrap().to_string(), "Service.core web");
     }
 
     #[test]
     fn identity_names_the_missing_field() {
-        assert_eq!(
-            ObjectIdentity::of(&json!([])),
-            Err("object must be a JSON object")
-        );
+        assert_eq!(ObjectIdentity::of(&json!([])), Err("object must be a JSON object"));
         assert_eq!(ObjectIdentity::of(&json!({"kind": "X"})), Err("apiVersion"));
-        assert_eq!(
-            ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": ""})),
-            Err("kind")
-        );
-        assert_eq!(
-            ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": "X"})),
-            Err("metadata")
-        );
-        assert_eq!(
-            ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": "X", "metadata": {}})),
-            Err("metadata.name")
-        );
-        let bad_namespace =
-            json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "namespace": 3}});
-        assert_eq!(
-            ObjectIdentity::of(&bad_namespace),
-            Err("metadata.namespace")
-        );
+        assert_eq!(ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": ""})), Err("kind"));
+        assert_eq!(ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": "X"})), Err("metadata"));
+        assert_eq!(ObjectIdentity::of(&json!({"apiVersion": "v1", "kind": "X", "metadata": {}})), Err("metadata.name"));
+        let bad_namespace = json!({"apiVersion": "v1", "kind": "X", "metadata": {"name": "a", "namespace": 3}});
+        assert_eq!(ObjectIdentity::of(&bad_namespace), Err("metadata.namespace"));
     }
 
     #[test]

@@ -38,6 +38,23 @@ pub enum Readiness {
     },
 }
 
+impl std::fmt::Display for Readiness {
+    /// A short human form, e.g. `ConditionMatch(Ready=True)` or `Cel(self.status.ready)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Readiness::ConditionMatch { condition_type, status, reason: None } => {
+                write!(f, "ConditionMatch({condition_type}={status:?})")
+            }
+            Readiness::ConditionMatch { condition_type, status, reason: Some(reason) } => {
+                write!(f, "ConditionMatch({condition_type}={status:?}, reason {reason})")
+            }
+            Readiness::Cel { expr } => write!(f, "Cel({expr})"),
+            Readiness::PvcBound => f.write_str("PVCBound"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
 /// The status of a Kubernetes condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConditionStatus {
@@ -66,13 +83,7 @@ impl TryFrom<RawReadiness> for Readiness {
     type Error = String;
 
     fn try_from(raw: RawReadiness) -> Result<Self, String> {
-        let RawReadiness {
-            kind,
-            condition_type,
-            status,
-            reason,
-            expr,
-        } = raw;
+        let RawReadiness { kind, condition_type, status, reason, expr } = raw;
         let unit = |predicate: Readiness| {
             let extra = [
                 ("conditionType", condition_type.is_some()),
@@ -93,18 +104,13 @@ impl TryFrom<RawReadiness> for Readiness {
             "ServiceLoadBalancerReady" => unit(Readiness::ServiceLoadBalancerReady),
             "PVCBound" => unit(Readiness::PvcBound),
             "ConditionMatch" => match (condition_type, status, expr) {
-                (Some(condition_type), Some(status), None) => Ok(Readiness::ConditionMatch {
-                    condition_type,
-                    status,
-                    reason,
-                }),
+                (Some(condition_type), Some(status), None) => {
+                    Ok(Readiness::ConditionMatch { condition_type, status, reason })
+                }
                 (_, _, Some(_)) => Err("readiness type ConditionMatch takes no field expr".into()),
                 _ => Err("readiness type ConditionMatch needs conditionType and status".into()),
             },
-            "Cel" => match (
-                expr,
-                condition_type.is_some() || status.is_some() || reason.is_some(),
-            ) {
+            "Cel" => match (expr, condition_type.is_some() || status.is_some() || reason.is_some()) {
                 (Some(expr), false) => Ok(Readiness::Cel { expr }),
                 (None, _) => Err("readiness type Cel needs expr".into()),
                 (Some(_), true) => Err("readiness type Cel takes only expr".into()),
@@ -138,21 +144,11 @@ impl Readiness {
         if let Some((want_group, want_kind)) = self.required_kind()
             && (group != want_group || kind != want_kind)
         {
-            let want_api = if want_group.is_empty() {
-                "v1".to_owned()
-            } else {
-                format!("{want_group}/*")
-            };
-            return Err(format!(
-                "{self:?} applies only to {want_kind} ({want_api}), not to {kind}"
-            ));
+            let want_api = if want_group.is_empty() { "v1".to_owned() } else { format!("{want_group}/*") };
+            return Err(format!("{self:?} applies only to {want_kind} ({want_api}), not to {kind}"));
         }
         match self {
-            Readiness::ConditionMatch {
-                condition_type,
-                reason,
-                ..
-            } => {
+            Readiness::ConditionMatch { condition_type, reason, .. } => {
                 if condition_type.trim().is_empty() {
                     return Err("ConditionMatch needs a non-empty conditionType".into());
                 }
@@ -175,17 +171,15 @@ fn check_cel_shape(expr: &str) -> Result<(), String> {
         return Err("Cel needs a non-empty expr".into());
     }
     if expr.len() > MAX_CEL_LENGTH {
-        return Err(format!(
-            "Cel expr is {} bytes long; the limit is {MAX_CEL_LENGTH}",
-            expr.len()
-        ));
+        return Err(format!("Cel expr is {} bytes long; the limit is {MAX_CEL_LENGTH}", expr.len()));
     }
     let mut open: Vec<char> = Vec::new();
     let mut chars = expr.chars();
     while let Some(c) = chars.next() {
         match c {
-            '"' | '\'' => skip_string(&mut chars, c)
-                .map_err(|()| format!("Cel expr has an unclosed string: {expr}"))?,
+            '"' | '\'' => {
+                skip_string(&mut chars, c).map_err(|()| format!("Cel expr has an unclosed string: {expr}"))?
+            }
             '(' | '[' | '{' => open.push(c),
             ')' | ']' | '}' => {
                 let expected = match c {
@@ -230,64 +224,28 @@ mod tests {
             reason: None,
         };
         let value = serde_json::to_value(&predicate).unwrap();
-        assert_eq!(
-            value,
-            json!({"type": "ConditionMatch", "conditionType": "ACK.ResourceSynced", "status": "True"})
-        );
-        assert_eq!(
-            serde_json::from_value::<Readiness>(value).unwrap(),
-            predicate
-        );
-        assert_eq!(
-            serde_json::to_value(Readiness::PvcBound).unwrap(),
-            json!({"type": "PVCBound"})
-        );
-        let error = |value| {
-            serde_json::from_value::<Readiness>(value)
-                .unwrap_err()
-                .to_string()
-        };
+        assert_eq!(value, json!({"type": "ConditionMatch", "conditionType": "ACK.ResourceSynced", "status": "True"}));
+        assert_eq!(serde_json::from_value::<Readiness>(value).unwrap(), predicate);
+        assert_eq!(serde_json::to_value(Readiness::PvcBound).unwrap(), json!({"type": "PVCBound"}));
+        let error = |value| serde_json::from_value::<Readiness>(value).unwrap_err().to_string();
         assert!(error(json!({"type": "Exists", "extra": 1})).contains("unknown field `extra`"));
-        assert_eq!(
-            error(json!({"type": "Exists", "expr": "x"})),
-            "readiness type Exists takes no field expr"
-        );
-        assert!(
-            error(json!({"type": "Sometime"})).starts_with("unknown readiness type \"Sometime\"")
-        );
+        assert_eq!(error(json!({"type": "Exists", "expr": "x"})), "readiness type Exists takes no field expr");
+        assert!(error(json!({"type": "Sometime"})).starts_with("unknown readiness type \"Sometime\""));
         assert_eq!(
             error(json!({"type": "ConditionMatch", "status": "True"})),
             "readiness type ConditionMatch needs conditionType and status"
         );
-        assert_eq!(
-            error(json!({"type": "Cel"})),
-            "readiness type Cel needs expr"
-        );
+        assert_eq!(error(json!({"type": "Cel"})), "readiness type Cel needs expr");
         let cel = json!({"type": "Cel", "expr": "self.x"});
-        assert_eq!(
-            serde_json::from_value::<Readiness>(cel).unwrap(),
-            Readiness::Cel {
-                expr: "self.x".into()
-            }
-        );
+        assert_eq!(serde_json::from_value::<Readiness>(cel).unwrap(), Readiness::Cel { expr: "self.x".into() });
     }
 
     #[test]
     fn kind_specific_predicates_check_the_kind() {
-        assert!(
-            Readiness::DeploymentAvailable
-                .check("apps", "Deployment")
-                .is_ok()
-        );
-        let error = Readiness::DeploymentAvailable
-            .check("", "Service")
-            .unwrap_err();
+        assert!(Readiness::DeploymentAvailable.check("apps", "Deployment").is_ok());
+        let error = Readiness::DeploymentAvailable.check("", "Service").unwrap_err();
         assert!(error.contains("applies only to Deployment"), "{error}");
-        assert!(
-            Readiness::PvcBound
-                .check("", "PersistentVolumeClaim")
-                .is_ok()
-        );
+        assert!(Readiness::PvcBound.check("", "PersistentVolumeClaim").is_ok());
         assert!(Readiness::Exists.check("example.com", "Widget").is_ok());
     }
 
@@ -299,15 +257,7 @@ mod tests {
         assert!(cel("  ").is_err());
         assert!(cel("size(self.data").unwrap_err().contains("unclosed '('"));
         assert!(cel("self.a)").unwrap_err().contains("unbalanced ')'"));
-        assert!(
-            cel("self.a == \"x")
-                .unwrap_err()
-                .contains("unclosed string")
-        );
-        assert!(
-            cel(&"a".repeat(MAX_CEL_LENGTH + 1))
-                .unwrap_err()
-                .contains("limit")
-        );
+        assert!(cel("self.a == \"x").unwrap_err().contains("unclosed string"));
+        assert!(cel(&"a".repeat(MAX_CEL_LENGTH + 1)).unwrap_err().contains("limit"));
     }
 }

@@ -18,9 +18,7 @@ pub enum GraphProblem {
         found: String,
     },
     /// A node id is not a DNS label.
-    #[error(
-        "node id {id:?} is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit)"
-    )]
+    #[error("node id {id:?} is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit)")]
     InvalidId {
         /// The offending id.
         id: String,
@@ -114,9 +112,7 @@ impl Graph {
     pub fn validate(&self) -> Result<Plan, InvalidGraph> {
         let mut problems = Vec::new();
         if self.graph_version != GRAPH_VERSION {
-            problems.push(GraphProblem::UnsupportedVersion {
-                found: self.graph_version.clone(),
-            });
+            problems.push(GraphProblem::UnsupportedVersion { found: self.graph_version.clone() });
         }
         let index_of = self.check_ids(&mut problems);
         self.check_objects(&mut problems);
@@ -124,23 +120,17 @@ impl Graph {
         if !problems.is_empty() {
             return Err(InvalidGraph { problems });
         }
-        plan(self, &edges).map_err(|cycle| InvalidGraph {
-            problems: vec![GraphProblem::Cycle { cycle }],
-        })
+        plan(self, &edges).map_err(|cycle| InvalidGraph { problems: vec![GraphProblem::Cycle { cycle }] })
     }
 
     fn check_ids(&self, problems: &mut Vec<GraphProblem>) -> HashMap<&str, usize> {
         let mut index_of = HashMap::new();
         for (index, node) in self.nodes.iter().enumerate() {
             if !is_dns_label(&node.id) {
-                problems.push(GraphProblem::InvalidId {
-                    id: node.id.clone(),
-                });
+                problems.push(GraphProblem::InvalidId { id: node.id.clone() });
             }
             if index_of.insert(node.id.as_str(), index).is_some() {
-                problems.push(GraphProblem::DuplicateId {
-                    id: node.id.clone(),
-                });
+                problems.push(GraphProblem::DuplicateId { id: node.id.clone() });
             }
         }
         index_of
@@ -152,20 +142,13 @@ impl Graph {
             let identity = match ObjectIdentity::of(&node.object) {
                 Ok(identity) => identity,
                 Err(field) => {
-                    problems.push(GraphProblem::MissingField {
-                        node: node.id.clone(),
-                        field,
-                    });
+                    problems.push(GraphProblem::MissingField { node: node.id.clone(), field });
                     continue;
                 }
             };
             for (index, predicate) in node.ready_when.iter().enumerate() {
                 if let Err(reason) = predicate.check(&identity.group, &identity.kind) {
-                    problems.push(GraphProblem::InvalidReadiness {
-                        node: node.id.clone(),
-                        index,
-                        reason,
-                    });
+                    problems.push(GraphProblem::InvalidReadiness { node: node.id.clone(), index, reason });
                 }
             }
             if let Some(first) = holder.get(&identity) {
@@ -195,16 +178,12 @@ impl Graph {
                         dependency: dependency.clone(),
                     });
                 } else if *dependency == node.id {
-                    problems.push(GraphProblem::SelfDependency {
-                        node: node.id.clone(),
-                    });
+                    problems.push(GraphProblem::SelfDependency { node: node.id.clone() });
                 } else if let Some(&target) = index_of.get(dependency.as_str()) {
                     edges.push((target, index));
                 } else {
-                    problems.push(GraphProblem::UnknownDependency {
-                        node: node.id.clone(),
-                        missing: dependency.clone(),
-                    });
+                    problems
+                        .push(GraphProblem::UnknownDependency { node: node.id.clone(), missing: dependency.clone() });
                 }
             }
         }
@@ -225,10 +204,7 @@ fn plan(graph: &Graph, edges: &[(usize, usize)]) -> Result<Plan, Vec<String>> {
     let mut level = vec![0usize; graph.nodes.len()];
     for node in &sorted {
         let dependencies = dag.neighbors_directed(*node, petgraph::Direction::Incoming);
-        level[node.index()] = dependencies
-            .map(|dependency| level[dependency.index()] + 1)
-            .max()
-            .unwrap_or(0);
+        level[node.index()] = dependencies.map(|dependency| level[dependency.index()] + 1).max().unwrap_or(0);
     }
     let wave_count = level.iter().max().map_or(0, |deepest| deepest + 1);
     let mut waves = vec![Vec::new(); wave_count];
@@ -246,13 +222,8 @@ fn find_cycle(graph: &Graph, dag: &DiGraph<usize, ()>) -> Vec<String> {
         .into_iter()
         .filter(|component| component.len() > 1)
         .min_by_key(|component| component.iter().map(|node| node.index()).min())
-        .expect(
-            "toposort reported a cycle, so a strongly connected component has more than one node",
-        );
-    let start = *component
-        .iter()
-        .min_by_key(|node| node.index())
-        .expect("component is not empty");
+        .expect("toposort reported a cycle, so a strongly connected component has more than one node");
+    let start = *component.iter().min_by_key(|node| node.index()).expect("component is not empty");
     // Walk inside the component, back to the start when it is a dependency and otherwise to the
     // earliest-declared dependency, until the walk returns to a node already on the path. Every node of a
     // strongly connected component has a dependency inside it, so the walk closes within its size.
@@ -265,10 +236,8 @@ fn find_cycle(graph: &Graph, dag: &DiGraph<usize, ()>) -> Vec<String> {
             .min_by_key(|next| (*next != start, next.index()))
             .expect("every node of a strongly connected component has a dependency inside it");
         if let Some(position) = path.iter().position(|node| *node == next) {
-            let mut cycle: Vec<String> = path[position..]
-                .iter()
-                .map(|node| graph.nodes[node.index()].id.clone())
-                .collect();
+            let mut cycle: Vec<String> =
+                path[position..].iter().map(|node| graph.nodes[node.index()].id.clone()).collect();
             cycle.push(graph.nodes[next.index()].id.clone());
             return cycle;
         }

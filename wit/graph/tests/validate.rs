@@ -14,34 +14,19 @@ fn object(kind: &str, name: &str) -> Value {
 
 /// A graph of `(id, kind, dependencies)` nodes, each object named after its id.
 fn graph(nodes: &[(&str, &str, &[&str])]) -> Graph {
-    nodes
-        .iter()
-        .fold(Graph::new("test", "0.0.0"), |graph, (id, kind, deps)| {
-            let node = deps
-                .iter()
-                .fold(Node::new(*id, object(kind, id)), |node, dep| {
-                    node.depends_on(*dep)
-                });
-            graph.with_node(node)
-        })
+    nodes.iter().fold(Graph::new("test", "0.0.0"), |graph, (id, kind, deps)| {
+        let node = deps.iter().fold(Node::new(*id, object(kind, id)), |node, dep| node.depends_on(*dep));
+        graph.with_node(node)
+    })
 }
 
 fn problems(graph: &Graph) -> Vec<String> {
-    graph
-        .validate()
-        .expect_err("graph should be invalid")
-        .problems
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    graph.validate().expect_err("graph should be invalid").problems.iter().map(ToString::to_string).collect()
 }
 
 fn waves(graph: &Graph) -> Vec<Vec<&str>> {
     let plan = graph.validate().expect("graph should be valid");
-    plan.waves
-        .iter()
-        .map(|wave| wave.iter().map(|&i| graph.nodes[i].id.as_str()).collect())
-        .collect()
+    plan.waves.iter().map(|wave| wave.iter().map(|&i| graph.nodes[i].id.as_str()).collect()).collect()
 }
 
 #[test]
@@ -53,14 +38,7 @@ fn waves_group_independent_nodes_in_declaration_order() {
         ("account", "ServiceAccount", &[]),
         ("config", "ConfigMap", &[]),
     ]);
-    assert_eq!(
-        waves(&g),
-        vec![
-            vec!["service", "account", "config"],
-            vec!["deployment"],
-            vec!["hpa"]
-        ]
-    );
+    assert_eq!(waves(&g), vec![vec!["service", "account", "config"], vec!["deployment"], vec!["hpa"]]);
     let plan = g.validate().unwrap();
     let ids: Vec<&str> = plan.order.iter().map(|&i| g.nodes[i].id.as_str()).collect();
     assert_eq!(ids, ["service", "account", "config", "deployment", "hpa"]);
@@ -79,10 +57,7 @@ fn cycle_is_spelled_out_from_its_earliest_node() {
         ("b", "ConfigMap", &["a"]),
         ("c", "ConfigMap", &["b", "free"]),
     ]);
-    assert_eq!(
-        problems(&g),
-        ["dependency cycle (each node depends on the next): a -> c -> b -> a"]
-    );
+    assert_eq!(problems(&g), ["dependency cycle (each node depends on the next): a -> c -> b -> a"]);
 }
 
 #[test]
@@ -90,18 +65,13 @@ fn two_node_cycle() {
     let g = graph(&[("x", "ConfigMap", &["y"]), ("y", "ConfigMap", &["x"])]);
     assert_eq!(
         g.validate().unwrap_err().problems,
-        vec![GraphProblem::Cycle {
-            cycle: vec!["x".into(), "y".into(), "x".into()]
-        }]
+        vec![GraphProblem::Cycle { cycle: vec!["x".into(), "y".into(), "x".into()] }]
     );
 }
 
 #[test]
 fn dependency_problems_are_all_reported() {
-    let g = graph(&[
-        ("a", "ConfigMap", &["a", "ghost"]),
-        ("b", "ConfigMap", &["a", "a"]),
-    ]);
+    let g = graph(&[("a", "ConfigMap", &["a", "ghost"]), ("b", "ConfigMap", &["a", "a"])]);
     assert_eq!(
         problems(&g),
         [
@@ -114,16 +84,9 @@ fn dependency_problems_are_all_reported() {
 
 #[test]
 fn ids_must_be_unique_dns_labels() {
-    let g = graph(&[
-        ("Web", "ConfigMap", &[]),
-        ("db", "ConfigMap", &[]),
-        ("db", "Secret", &[]),
-    ]);
+    let g = graph(&[("Web", "ConfigMap", &[]), ("db", "ConfigMap", &[]), ("db", "Secret", &[])]);
     let found = problems(&g);
-    assert!(
-        found[0].contains("node id \"Web\" is not a DNS label"),
-        "{found:?}"
-    );
+    assert!(found[0].contains("node id \"Web\" is not a DNS label"), "{found:?}");
     assert_eq!(found[1], "node id \"db\" is used by more than one node");
 }
 
@@ -131,10 +94,7 @@ fn ids_must_be_unique_dns_labels() {
 fn duplicate_objects_are_named() {
     let mut g = graph(&[("one", "Deployment", &[]), ("two", "Deployment", &[])]);
     g.nodes[1].object["metadata"]["name"] = json!("one");
-    assert_eq!(
-        problems(&g),
-        ["nodes \"one\" and \"two\" both hold Deployment.apps one"]
-    );
+    assert_eq!(problems(&g), ["nodes \"one\" and \"two\" both hold Deployment.apps one"]);
     // The same name in another namespace is another object.
     g.nodes[1].object["metadata"]["namespace"] = json!("other");
     assert!(g.validate().is_ok());
@@ -142,21 +102,10 @@ fn duplicate_objects_are_named() {
 
 #[test]
 fn objects_need_api_version_kind_and_name() {
-    let mut g = graph(&[
-        ("a", "ConfigMap", &[]),
-        ("b", "ConfigMap", &[]),
-        ("c", "ConfigMap", &[]),
-    ]);
-    g.nodes[0]
-        .object
-        .as_object_mut()
-        .unwrap()
-        .remove("apiVersion");
+    let mut g = graph(&[("a", "ConfigMap", &[]), ("b", "ConfigMap", &[]), ("c", "ConfigMap", &[])]);
+    g.nodes[0].object.as_object_mut().unwrap().remove("apiVersion");
     g.nodes[1].object["kind"] = json!(7);
-    g.nodes[2].object["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("name");
+    g.nodes[2].object["metadata"].as_object_mut().unwrap().remove("name");
     assert_eq!(
         problems(&g),
         [
@@ -170,25 +119,15 @@ fn objects_need_api_version_kind_and_name() {
 #[test]
 fn readiness_predicates_are_checked() {
     let mut g = graph(&[("svc", "Service", &[])]);
-    g.nodes[0].ready_when = vec![
-        Readiness::Exists,
-        Readiness::DeploymentAvailable,
-        Readiness::Cel {
-            expr: "size(self".into(),
-        },
-    ];
+    g.nodes[0].ready_when =
+        vec![Readiness::Exists, Readiness::DeploymentAvailable, Readiness::Cel { expr: "size(self".into() }];
     let found = problems(&g);
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(
-        found[0].starts_with(
-            "node \"svc\", readyWhen[1]: DeploymentAvailable applies only to Deployment"
-        ),
+        found[0].starts_with("node \"svc\", readyWhen[1]: DeploymentAvailable applies only to Deployment"),
         "{found:?}"
     );
-    assert!(
-        found[1].starts_with("node \"svc\", readyWhen[2]: Cel expr has an unclosed '('"),
-        "{found:?}"
-    );
+    assert!(found[1].starts_with("node \"svc\", readyWhen[2]: Cel expr has an unclosed '('"), "{found:?}");
 }
 
 #[test]
@@ -197,9 +136,7 @@ fn version_is_checked() {
     g.graph_version = "pequod.io/graph/v9".into();
     assert_eq!(
         problems(&g),
-        [
-            "graphVersion \"pequod.io/graph/v9\" is not supported; this host reads \"pequod.io/graph/v1alpha1\""
-        ]
+        ["graphVersion \"pequod.io/graph/v9\" is not supported; this host reads \"pequod.io/graph/v1alpha1\""]
     );
 }
 
@@ -223,8 +160,6 @@ fn json_round_trip_is_camel_case_and_strict() {
     assert_eq!(back["nodes"][0]["applyPolicy"]["deletionPolicy"], "Orphan");
     assert_eq!(back["violations"][0]["severity"], "warning");
     let unknown = text.replace("\"dependsOn\"", "\"depends_on\"");
-    let error = serde_json::from_str::<Graph>(&unknown)
-        .unwrap_err()
-        .to_string();
+    let error = serde_json::from_str::<Graph>(&unknown).unwrap_err().to_string();
     assert!(error.contains("unknown field `depends_on`"), "{error}");
 }

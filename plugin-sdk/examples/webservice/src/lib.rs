@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use pequod_plugin_sdk::{
-    Graph, Node, Phase, Readiness, RenderContext, RenderError, Renderer, Value, Violation, json,
+    Graph, Map, Node, Phase, Readiness, RenderContext, RenderError, Renderer, Value, Violation, json,
 };
 use serde::Deserialize;
 
@@ -133,21 +133,10 @@ impl Renderer for WebService {
                 Node::new("deployment", deployment(&input, &name, &labels, &selector))
                     .ready_when(Readiness::DeploymentAvailable),
             )
-            .with_node(Node::new(
-                "service",
-                service(&input, &name, &labels, &selector),
-            ))
-            .with_export(
-                "url",
-                json!(format!(
-                    "http://{name}.{}.svc:{}",
-                    context.namespace, input.service_port
-                )),
-            );
+            .with_node(Node::new("service", service(&input, &name, &labels, &selector)))
+            .with_export("url", json!(format!("http://{name}.{}.svc:{}", context.namespace, input.service_port)));
         if let Some(autoscaling) = &input.autoscaling {
-            graph = graph.with_node(
-                Node::new("hpa", hpa(autoscaling, &name, &labels)).depends_on("deployment"),
-            );
+            graph = graph.with_node(Node::new("hpa", hpa(autoscaling, &name, &labels)).depends_on("deployment"));
         }
         if input.resources.is_none() {
             graph = graph.with_warning(
@@ -173,53 +162,28 @@ fn check(input: &Input) -> Result<(), RenderError> {
     if let Some(name) = &input.name
         && !is_dns_label(name)
     {
-        violations.push(Violation::error(
-            Phase::Input,
-            "name",
-            format!("{name:?} is not a DNS label"),
-        ));
+        violations.push(Violation::error(Phase::Input, "name", format!("{name:?} is not a DNS label")));
     }
     if let Some(autoscaling) = &input.autoscaling
         && autoscaling.min_replicas > autoscaling.max_replicas
     {
-        let message = format!(
-            "minReplicas {} is above maxReplicas {}",
-            autoscaling.min_replicas, autoscaling.max_replicas
-        );
-        violations.push(Violation::error(
-            Phase::Input,
-            "autoscaling.minReplicas",
-            message,
-        ));
+        let message =
+            format!("minReplicas {} is above maxReplicas {}", autoscaling.min_replicas, autoscaling.max_replicas);
+        violations.push(Violation::error(Phase::Input, "autoscaling.minReplicas", message));
     }
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(RenderError::Rejected(violations))
-    }
+    if violations.is_empty() { Ok(()) } else { Err(RenderError::Rejected(violations)) }
 }
 
 fn is_dns_label(name: &str) -> bool {
     let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     (1..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && edge_ok(name.chars().next())
         && edge_ok(name.chars().last())
 }
 
-fn deployment(
-    input: &Input,
-    name: &str,
-    labels: &BTreeMap<String, String>,
-    selector: &Value,
-) -> Value {
-    let env: Vec<Value> = input
-        .env
-        .iter()
-        .map(|(key, value)| json!({"name": key, "value": value}))
-        .collect();
+fn deployment(input: &Input, name: &str, labels: &BTreeMap<String, String>, selector: &Value) -> Value {
+    let env: Vec<Value> = input.env.iter().map(|(key, value)| json!({"name": key, "value": value})).collect();
     let mut container = json!({
         "name": "app",
         "image": input.image,
@@ -232,22 +196,17 @@ fn deployment(
         let amounts = json!({"cpu": resources.cpu, "memory": resources.memory});
         container["resources"] = json!({"requests": amounts, "limits": amounts});
     }
-    let mut spec = json!({
-        "selector": {"matchLabels": selector},
-        "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}},
-    });
+    // With autoscaling the HPA owns the replica count, so the Deployment must not set it.
+    let mut spec = Map::new();
     if input.autoscaling.is_none() {
-        spec["replicas"] = json!(input.replicas);
+        spec.insert("replicas".into(), json!(input.replicas));
     }
+    spec.insert("selector".into(), json!({"matchLabels": selector}));
+    spec.insert("template".into(), json!({"metadata": {"labels": labels}, "spec": {"containers": [container]}}));
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels}, "spec": spec})
 }
 
-fn service(
-    input: &Input,
-    name: &str,
-    labels: &BTreeMap<String, String>,
-    selector: &Value,
-) -> Value {
+fn service(input: &Input, name: &str, labels: &BTreeMap<String, String>, selector: &Value) -> Value {
     json!({
         "apiVersion": "v1",
         "kind": "Service",
@@ -283,11 +242,7 @@ mod tests {
     use super::*;
 
     fn render(input: Value) -> Result<Graph, RenderError> {
-        let context = RenderContext {
-            name: "shop".into(),
-            namespace: "team-a".into(),
-            ..RenderContext::default()
-        };
+        let context = RenderContext { name: "shop".into(), namespace: "team-a".into(), ..RenderContext::default() };
         let input = pequod_plugin_sdk::__private::parse_input::<Input>(&input.to_string())?;
         WebService::render(input, &context)
     }
@@ -300,8 +255,7 @@ mod tests {
         assert_eq!(graph.nodes[0].object["spec"]["replicas"], 2);
         assert!(graph.validate().is_ok());
 
-        let graph =
-            render(json!({"image": "nginx:1.27", "autoscaling": {"maxReplicas": 5}})).unwrap();
+        let graph = render(json!({"image": "nginx:1.27", "autoscaling": {"maxReplicas": 5}})).unwrap();
         let hpa = graph.node("hpa").unwrap();
         assert_eq!(hpa.depends_on, ["deployment"]);
         assert_eq!(hpa.object["spec"]["maxReplicas"], 5);
@@ -311,18 +265,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_every_violation() {
-        let error = render(json!({"image": " ", "replicas": 50, "autoscaling": {"minReplicas": 9, "maxReplicas": 3}})).unwrap_err();
-        let RenderError::Rejected(violations) = error else {
-            panic!("expected rejection")
-        };
-        let paths: Vec<&str> = violations
-            .iter()
-            .map(|violation| violation.path.as_str())
-            .collect();
+        let error = render(json!({"image": " ", "replicas": 50, "autoscaling": {"minReplicas": 9, "maxReplicas": 3}}))
+            .unwrap_err();
+        let RenderError::Rejected(violations) = error else { panic!("expected rejection") };
+        let paths: Vec<&str> = violations.iter().map(|violation| violation.path.as_str()).collect();
         assert_eq!(paths, ["image", "replicas", "autoscaling.minReplicas"]);
-        assert_eq!(
-            violations[1].message,
-            "invalid value 50 (out of bound 1..=20)"
-        );
+        assert_eq!(violations[1].message, "invalid value 50 (out of bound 1..=20)");
     }
 }

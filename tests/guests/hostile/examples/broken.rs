@@ -10,9 +10,7 @@ impl RawRenderer for Broken {
     }
 
     fn render(_input: String, _context: String) -> Result<String, RenderError> {
-        Err(RenderError::Failed(
-            "templates/deployment.cue:12:3: reference \"image\" not found".to_owned(),
-        ))
+        Err(RenderError::Failed("templates/deployment.cue:12:3: reference \"image\" not found".to_owned()))
     }
 }
 

@@ -10,10 +10,7 @@ impl RawRenderer for Garbage {
     }
 
     fn render(_input: String, _context: String) -> Result<String, RenderError> {
-        Ok(
-            r#"{"graphVersion": "pequod.io/graph/v1alpha1", "nodes": [{"id": "a", "object": {"#
-                .to_owned(),
-        )
+        Ok(r#"{"graphVersion": "pequod.io/graph/v1alpha1", "nodes": [{"id": "a", "object": {"#.to_owned())
     }
 }
 

@@ -12,8 +12,7 @@ impl RawRenderer for Spin {
     fn render(input: String, _context: String) -> Result<String, RenderError> {
         let mut counter = input.len() as u64;
         loop {
-            counter =
-                std::hint::black_box(counter.wrapping_mul(6364136223846793005).wrapping_add(1));
+            counter = std::hint::black_box(counter.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
     }
 }

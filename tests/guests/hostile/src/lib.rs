@@ -6,9 +6,5 @@ use pequod_plugin_sdk::ModuleInfo;
 
 /// The `info()` every hostile guest returns.
 pub fn info(name: &str) -> ModuleInfo {
-    ModuleInfo {
-        name: name.to_owned(),
-        version: "0.0.0".to_owned(),
-        input_schema: "{}".to_owned(),
-    }
+    ModuleInfo { name: name.to_owned(), version: "0.0.0".to_owned(), input_schema: "{}".to_owned() }
 }

@@ -1,0 +1,41 @@
+//! `pequod`: the command-line entry point.
+
+mod exit;
+mod output;
+mod render;
+mod units;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Render CUE platform modules in a WebAssembly sandbox and apply the graph to Kubernetes.
+#[derive(Parser)]
+#[command(name = "pequod", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a Transform offline and print its graph.
+    Render(render::RenderArgs),
+    /// List the modules shipped inside this binary.
+    Modules,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PEQUOD_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match Cli::parse().command {
+        Command::Render(args) => render::run(args),
+        Command::Modules => render::list_modules(),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
