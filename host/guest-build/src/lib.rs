@@ -37,6 +37,7 @@ pub fn build(guest: &GuestCrate<'_>) -> Vec<PathBuf> {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
+    ensure_target_installed();
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command.current_dir(&root).args(["build", "--package", guest.package, "--target", TARGET, "--profile", "guest"]);
     command.arg("--target-dir").arg(&target_dir);
@@ -68,6 +69,25 @@ pub fn build(guest: &GuestCrate<'_>) -> Vec<PathBuf> {
             to
         })
         .collect()
+}
+
+/// Installs the wasm target with rustup when the toolchain lacks it, so that a fresh checkout builds with
+/// one command. `rust-toolchain.toml` lists the target too, but not every rustup installs listed targets
+/// into a toolchain that is already present.
+fn ensure_target_installed() {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let libdir = Command::new(&rustc).args(["--print", "target-libdir", "--target", TARGET]).output();
+    let installed = libdir.is_ok_and(|output| {
+        output.status.success() && Path::new(String::from_utf8_lossy(&output.stdout).trim()).exists()
+    });
+    if installed {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup, which renderers are built for");
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    if !status.is_ok_and(|status| status.success()) {
+        panic!("the {TARGET} target is missing and `rustup target add {TARGET}` failed; install it and build again");
+    }
 }
 
 /// The nearest ancestor of `start` whose `Cargo.toml` declares `[workspace]`.
