@@ -3,6 +3,7 @@
 mod exit;
 mod output;
 mod render;
+mod run;
 mod units;
 
 use std::process::ExitCode;
@@ -23,6 +24,10 @@ enum Command {
     Render(render::RenderArgs),
     /// List the modules shipped inside this binary.
     Modules,
+    /// Run the operator against the current cluster until interrupted.
+    Run(run::RunArgs),
+    /// Print the CustomResourceDefinitions of Pequod's resources (YAML), e.g. for `kubectl apply -f -`.
+    Crds,
 }
 
 fn main() -> ExitCode {
@@ -33,6 +38,14 @@ fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Render(args) => render::run(args),
         Command::Modules => render::list_modules(),
+        Command::Run(args) => run::run(args),
+        Command::Crds => {
+            #[allow(clippy::print_stdout, reason = "the command's output")]
+            {
+                print!("{}", pequod_api::crds_yaml());
+            }
+            Ok(())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use pequod_api::{SourceType, Transform};
+use kube::ResourceExt;
+use pequod_api::{SourceType, Transform, parse_transform, render_context};
 use pequod_graph::{Phase, Violation};
 use pequod_sandbox::{RenderError, Sandbox, SandboxLimits, SandboxOptions};
 
@@ -91,7 +92,7 @@ pub fn run(args: RenderArgs) -> Result<(), Failure> {
     let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
     let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
     let module = sandbox.load(&wasm)?;
-    let context = transform.render_context(Default::default(), Default::default());
+    let context = render_context(&transform, Default::default(), Default::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -99,7 +100,7 @@ pub fn run(args: RenderArgs) -> Result<(), Failure> {
     let rendered =
         runtime.block_on(sandbox.render(&module, &transform.spec.input, &context, &limits)).map_err(|error| {
             Failure::Render {
-                transform: format!("{}/{}", transform.namespace(), transform.metadata.name),
+                transform: format!("{}/{}", context.namespace, transform.name_any()),
                 module: format!("{module_name} ({})", module.digest()),
                 error: point_into_spec_input(error),
             }
@@ -143,7 +144,7 @@ fn read_transform(path: &PathBuf) -> Result<Transform, Failure> {
     } else {
         std::fs::read_to_string(path).map_err(|error| Failure::Io(format!("cannot read {shown}: {error}")))?
     };
-    Transform::from_yaml(&text).map_err(|error| Failure::Manifest { path: shown, message: error.to_string() })
+    parse_transform(&text).map_err(|error| Failure::Manifest { path: shown, message: error.to_string() })
 }
 
 /// The component bytes and a name for reports: `--module`, or what `spec.cueRef` names.
@@ -170,7 +171,8 @@ fn resolve_module(transform: &Transform, module: Option<&PathBuf>) -> Result<(Ve
     }
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+/// The default directory of compiled modules: `$PEQUOD_CACHE_DIR`, else `~/.cache/pequod/components`.
+pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(directory) = std::env::var_os("PEQUOD_CACHE_DIR") {
         return Some(PathBuf::from(directory));
     }

@@ -87,6 +87,7 @@ pub struct Node {
 }
 
 /// How the executor treats one node's object.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplyPolicy {
@@ -108,6 +109,7 @@ impl ApplyPolicy {
 }
 
 /// Whether a node's object is created, updated or only adopted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ApplyMode {
     /// Create the object if missing and keep it up to date.
@@ -120,6 +122,7 @@ pub enum ApplyMode {
 }
 
 /// What happens when another field manager owns a field we apply.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConflictPolicy {
     /// Report the conflict (naming the other manager and the fields) and stop.
@@ -130,6 +133,7 @@ pub enum ConflictPolicy {
 }
 
 /// What happens to an object when it leaves the graph or the Transform is deleted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeletionPolicy {
     /// Delete the object.
@@ -140,6 +144,7 @@ pub enum DeletionPolicy {
 }
 
 /// A structured finding of a render, shared with the WIT `violation` record.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Violation {
@@ -155,6 +160,7 @@ pub struct Violation {
 }
 
 /// How bad a violation is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Severity {
@@ -168,6 +174,7 @@ pub enum Severity {
 }
 
 /// Where a violation was found.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Phase {

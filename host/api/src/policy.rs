@@ -1,0 +1,96 @@
+//! The PlatformPolicy resource: what cluster admins allow renders and graphs to do.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::SourceType;
+
+/// Sandbox limits, trust rules and target rules for the Transforms of the cluster.
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "platform.pequod.io",
+    version = "v1alpha1",
+    kind = "PlatformPolicy",
+    shortname = "pp",
+    category = "pequod",
+    doc = "Limits and trust rules for Pequod renders, set by cluster admins.",
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlatformPolicySpec {
+    /// Limits of each render.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxPolicy>,
+    /// Which modules may be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustPolicy>,
+    /// Which objects a graph may contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<TargetRules>,
+}
+
+/// Limits of each render; absent fields keep the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SandboxPolicy {
+    /// Fuel (about one unit per WebAssembly instruction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    /// Memory, as a quantity (`256Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// Wall time, e.g. `1s` or `1500ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Largest graph, as a quantity (`1Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output: Option<String>,
+    /// Most nodes in a graph.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_nodes: Option<u32>,
+}
+
+/// Which modules may be used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrustPolicy {
+    /// Refuse modules without a valid signature from `publicKeys`.
+    #[serde(default)]
+    pub require_signatures: bool,
+    /// PEM public keys whose signatures are trusted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_keys: Vec<String>,
+    /// The source types Transforms may use (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_sources: Vec<SourceType>,
+    /// Registry or repository prefixes OCI modules may come from (default: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_registries: Vec<String>,
+}
+
+/// Which objects a graph may contain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetRules {
+    /// Namespaces objects may be placed in besides the Transform's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_namespaces: Vec<String>,
+    /// Kinds a graph must not contain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denied_kinds: Vec<GroupKind>,
+    /// Whether graphs may contain cluster-scoped objects.
+    #[serde(default)]
+    pub allow_cluster_scoped: bool,
+}
+
+/// An API group and kind; `group` is empty for the core group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupKind {
+    /// The API group (`apps`), empty for core.
+    #[serde(default)]
+    pub group: String,
+    /// The kind.
+    pub kind: String,
+}

@@ -1,0 +1,138 @@
+//! The ResourceGraph resource: a rendered graph and the state of its execution.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::CustomResource;
+use pequod_graph::Graph;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The graph a Transform rendered, owned by the Transform; written by the operator, not by users.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "platform.pequod.io",
+    version = "v1alpha1",
+    kind = "ResourceGraph",
+    namespaced,
+    status = "ResourceGraphStatus",
+    shortname = "rg",
+    category = "pequod",
+    doc = "A rendered graph of Kubernetes objects and the state of applying it. Managed by its Transform.",
+    printcolumn = r#"{"name": "Phase", "type": "string", "jsonPath": ".status.phase"}"#,
+    printcolumn = r#"{"name": "Ready", "type": "string", "jsonPath": ".status.readySummary"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGraphSpec {
+    /// The Graph artifact, as the module rendered it and the host validated it.
+    #[schemars(schema_with = "crate::free_form_object")]
+    pub graph: Graph,
+}
+
+/// The state of a graph's execution.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceGraphStatus {
+    /// The generation the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Where the execution stands.
+    #[serde(default)]
+    pub phase: GraphPhase,
+    /// `ready/total`, for printer columns.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ready_summary: String,
+    /// One entry per node, in graph order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStatus>,
+    /// Every object Pequod applied or adopted for this graph and not yet pruned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inventory: Vec<InventoryEntry>,
+    /// `Ready` and friends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// Where a graph's execution stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum GraphPhase {
+    /// Nothing applied yet.
+    #[default]
+    Pending,
+    /// Applying, or waiting for readiness.
+    Progressing,
+    /// Every node is ready.
+    Ready,
+    /// A node failed; see its `lastError`.
+    Failed,
+    /// The graph is being deleted.
+    Deleting,
+}
+
+/// The state of one node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// The node's id.
+    pub id: String,
+    /// Its state.
+    pub state: NodeState,
+    /// The last error applying or checking it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// What its readiness gates are waiting for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<String>,
+}
+
+/// The state of one node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NodeState {
+    /// Waiting for its dependencies.
+    #[default]
+    Pending,
+    /// Applied; waiting for its readiness gates.
+    Applied,
+    /// Applied and ready.
+    Ready,
+    /// Applying or checking it failed.
+    Error,
+    /// Its object is incomplete until a dependency reports state (`context.observed`).
+    Deferred,
+}
+
+/// One object in the inventory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InventoryEntry {
+    /// The node that holds it.
+    pub node: String,
+    /// Its apiVersion.
+    pub api_version: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its namespace, if namespaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+    /// Its uid when applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// How Pequod holds it.
+    pub mode: InventoryMode,
+    /// A hash of the object as last applied, to skip unchanged applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_hash: Option<String>,
+}
+
+/// How Pequod holds an object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum InventoryMode {
+    /// Created and managed by Pequod.
+    #[default]
+    Managed,
+    /// Existed before and was taken over.
+    Adopted,
+    /// Left in the cluster without Pequod's ownership.
+    Orphaned,
+}

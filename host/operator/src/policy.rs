@@ -1,0 +1,181 @@
+//! The cluster's PlatformPolicies, combined: the strictest limit wins, denials add up.
+
+use std::time::Duration;
+
+use pequod_api::{GroupKind, PlatformPolicy};
+use pequod_graph::{ObjectIdentity, Phase, Violation};
+use pequod_sandbox::SandboxLimits;
+
+/// What every PlatformPolicy together allows.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EffectivePolicy {
+    pub(crate) limits: SandboxLimits,
+    pub(crate) allowed_namespaces: Vec<String>,
+    pub(crate) denied_kinds: Vec<GroupKind>,
+    pub(crate) allow_cluster_scoped: bool,
+}
+
+impl EffectivePolicy {
+    /// Combines `policies`; without any, the defaults (and cluster-scoped objects are refused).
+    pub(crate) fn combine(policies: &[PlatformPolicy]) -> Result<Self, String> {
+        let mut effective = EffectivePolicy { allow_cluster_scoped: !policies.is_empty(), ..Self::default() };
+        for policy in policies {
+            let name = policy.metadata.name.as_deref().unwrap_or_default();
+            if let Some(sandbox) = &policy.spec.sandbox {
+                let limits = &mut effective.limits;
+                if let Some(fuel) = sandbox.fuel {
+                    limits.fuel = limits.fuel.min(fuel);
+                }
+                if let Some(memory) = &sandbox.memory {
+                    limits.memory_bytes =
+                        limits.memory_bytes.min(quantity(memory).map_err(|e| format!("{name}: {e}"))?);
+                }
+                if let Some(timeout) = &sandbox.timeout {
+                    limits.timeout = limits.timeout.min(duration(timeout).map_err(|e| format!("{name}: {e}"))?);
+                }
+                if let Some(output) = &sandbox.max_output {
+                    let bytes = quantity(output).map_err(|e| format!("{name}: {e}"))?;
+                    limits.max_output_bytes = limits.max_output_bytes.min(bytes);
+                }
+                if let Some(nodes) = sandbox.max_nodes {
+                    limits.max_nodes = limits.max_nodes.min(nodes as usize);
+                }
+            }
+            let targets = policy.spec.targets.clone().unwrap_or_default();
+            effective.allowed_namespaces.extend(targets.allowed_namespaces);
+            effective.denied_kinds.extend(targets.denied_kinds);
+            effective.allow_cluster_scoped &= targets.allow_cluster_scoped;
+        }
+        Ok(effective)
+    }
+
+    /// Checks one object (already placed in a namespace, or cluster-scoped) against the target rules.
+    pub(crate) fn check(
+        &self,
+        node: &str,
+        identity: &ObjectIdentity,
+        namespaced: bool,
+        home: &str,
+    ) -> Option<Violation> {
+        let path = format!("{node}.metadata");
+        if self.denied_kinds.iter().any(|denied| denied.group == identity.group && denied.kind == identity.kind) {
+            let message = format!("{identity}: kind {} is denied by PlatformPolicy", identity.kind);
+            return Some(Violation::error(Phase::Output, path, message));
+        }
+        if !namespaced {
+            return (!self.allow_cluster_scoped).then(|| {
+                let message = format!("{identity}: cluster-scoped objects are not allowed by PlatformPolicy");
+                Violation::error(Phase::Output, path.clone(), message)
+            });
+        }
+        let namespace = identity.namespace.as_deref().unwrap_or(home);
+        if namespace != home && !self.allowed_namespaces.iter().any(|allowed| allowed == namespace) {
+            let message = format!("{identity}: objects may be placed only in the Transform's namespace {home}");
+            return Some(Violation::error(Phase::Output, format!("{node}.metadata.namespace"), message));
+        }
+        None
+    }
+}
+
+/// Parses a Kubernetes-style byte quantity (`256Mi`, `1G`, `1048576`).
+pub(crate) fn quantity(text: &str) -> Result<usize, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("{text:?} is not a quantity like 256Mi"))?;
+    let multiplier: usize = match suffix {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        other => return Err(format!("unknown quantity suffix {other:?} in {text:?}")),
+    };
+    number.checked_mul(multiplier).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Parses a duration (`1500ms`, `2s`, `1m`).
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 1500ms or 2s"))?;
+    match suffix {
+        "ms" => Ok(Duration::from_millis(number)),
+        "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(format!("{text:?} needs a unit: ms, s or m")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pequod_api::{PlatformPolicySpec, SandboxPolicy, TargetRules};
+
+    fn policy(name: &str, spec: PlatformPolicySpec) -> PlatformPolicy {
+        PlatformPolicy::new(name, spec)
+    }
+
+    #[test]
+    fn strictest_limits_win_and_denials_add_up() {
+        let lenient = policy(
+            "a",
+            PlatformPolicySpec {
+                sandbox: Some(SandboxPolicy { fuel: Some(5), memory: Some("1Gi".into()), ..Default::default() }),
+                targets: Some(TargetRules { allow_cluster_scoped: true, ..Default::default() }),
+                ..Default::default()
+            },
+        );
+        let strict = policy(
+            "b",
+            PlatformPolicySpec {
+                sandbox: Some(SandboxPolicy {
+                    memory: Some("64Mi".into()),
+                    timeout: Some("200ms".into()),
+                    ..Default::default()
+                }),
+                targets: Some(TargetRules {
+                    denied_kinds: vec![GroupKind { group: "".into(), kind: "Secret".into() }],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        let effective = EffectivePolicy::combine(&[lenient, strict]).unwrap();
+        assert_eq!(effective.limits.fuel, 5);
+        assert_eq!(effective.limits.memory_bytes, 64 << 20);
+        assert_eq!(effective.limits.timeout, Duration::from_millis(200));
+        assert!(!effective.allow_cluster_scoped);
+        let secret = ObjectIdentity { group: "".into(), kind: "Secret".into(), namespace: None, name: "s".into() };
+        assert!(effective.check("secret", &secret, true, "team").unwrap().message.contains("denied"));
+    }
+
+    #[test]
+    fn objects_stay_in_the_transforms_namespace() {
+        let effective = EffectivePolicy::combine(&[]).unwrap();
+        let mut map = ObjectIdentity { group: "".into(), kind: "ConfigMap".into(), namespace: None, name: "c".into() };
+        assert!(effective.check("config", &map, true, "team").is_none());
+        map.namespace = Some("kube-system".into());
+        assert_eq!(effective.check("config", &map, true, "team").unwrap().path, "config.metadata.namespace");
+        let role = ObjectIdentity {
+            group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            namespace: None,
+            name: "r".into(),
+        };
+        assert!(effective.check("role", &role, false, "team").unwrap().message.contains("cluster-scoped"));
+    }
+
+    #[test]
+    fn bad_quantities_name_the_policy() {
+        let bad = policy(
+            "broken",
+            PlatformPolicySpec {
+                sandbox: Some(SandboxPolicy { memory: Some("lots".into()), ..Default::default() }),
+                ..Default::default()
+            },
+        );
+        assert!(EffectivePolicy::combine(&[bad]).unwrap_err().starts_with("broken: "));
+    }
+}

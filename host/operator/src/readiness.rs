@@ -1,0 +1,124 @@
+//! Evaluating readiness predicates against a live object.
+
+use pequod_graph::{ConditionStatus, Readiness};
+use serde_json::Value;
+
+/// Whether every predicate holds for `live`; when not, what the first unmet one waits for.
+pub(crate) fn check(predicates: &[Readiness], live: &Value) -> Result<(), String> {
+    predicates.iter().try_for_each(|predicate| holds(predicate, live))
+}
+
+fn holds(predicate: &Readiness, live: &Value) -> Result<(), String> {
+    let status = &live["status"];
+    match predicate {
+        Readiness::Exists => Ok(()),
+        Readiness::ConditionMatch { condition_type, status: wanted, reason } => {
+            let wanted = match wanted {
+                ConditionStatus::True => "True",
+                ConditionStatus::False => "False",
+                ConditionStatus::Unknown => "Unknown",
+            };
+            let condition = conditions(live).find(|c| c["type"] == condition_type.as_str());
+            let matches = condition.is_some_and(|c| {
+                c["status"] == wanted && reason.as_ref().is_none_or(|reason| c["reason"] == reason.as_str())
+            });
+            if matches { Ok(()) } else { Err(format!("waiting for condition {condition_type}={wanted}")) }
+        }
+        Readiness::DeploymentAvailable => deployment_available(live),
+        Readiness::StatefulSetReady => {
+            let replicas = live["spec"]["replicas"].as_i64().unwrap_or(1);
+            let ready = status["readyReplicas"].as_i64().unwrap_or(0);
+            let current =
+                status["currentRevision"].is_string() && status["currentRevision"] == status["updateRevision"];
+            if generation_observed(live) && ready >= replicas && current {
+                Ok(())
+            } else {
+                Err(format!("waiting for StatefulSet: {ready}/{replicas} replicas ready"))
+            }
+        }
+        Readiness::JobComplete => {
+            if conditions(live).any(|c| c["type"] == "Complete" && c["status"] == "True") {
+                Ok(())
+            } else {
+                Err("waiting for the Job to complete".into())
+            }
+        }
+        Readiness::ServiceLoadBalancerReady => {
+            if status["loadBalancer"]["ingress"].as_array().is_some_and(|ingress| !ingress.is_empty()) {
+                Ok(())
+            } else {
+                Err("waiting for a load balancer address".into())
+            }
+        }
+        Readiness::PvcBound => {
+            if status["phase"] == "Bound" {
+                Ok(())
+            } else {
+                Err("waiting for the claim to be Bound".into())
+            }
+        }
+        Readiness::Cel { expr } => {
+            Err(format!("Cel readiness ({expr}) is not evaluated by this operator version; use a built-in predicate"))
+        }
+    }
+}
+
+fn conditions(live: &Value) -> impl Iterator<Item = &Value> {
+    live["status"]["conditions"].as_array().into_iter().flatten()
+}
+
+fn generation_observed(live: &Value) -> bool {
+    let generation = live["metadata"]["generation"].as_i64().unwrap_or(0);
+    live["status"]["observedGeneration"].as_i64().unwrap_or(-1) >= generation
+}
+
+fn deployment_available(live: &Value) -> Result<(), String> {
+    let status = &live["status"];
+    let replicas = live["spec"]["replicas"].as_i64().unwrap_or(1);
+    let updated = status["updatedReplicas"].as_i64().unwrap_or(0);
+    let available = status["availableReplicas"].as_i64().unwrap_or(0);
+    let available_condition = conditions(live).any(|c| c["type"] == "Available" && c["status"] == "True");
+    if generation_observed(live) && available_condition && updated >= replicas && available >= replicas {
+        Ok(())
+    } else {
+        Err(format!("waiting for Deployment rollout: {available}/{replicas} available, {updated} updated"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deployment_needs_current_generation_and_all_replicas() {
+        let mut live = json!({"metadata": {"generation": 2}, "spec": {"replicas": 2}, "status": {
+            "observedGeneration": 2, "updatedReplicas": 2, "availableReplicas": 2,
+            "conditions": [{"type": "Available", "status": "True"}]}});
+        assert_eq!(check(&[Readiness::DeploymentAvailable], &live), Ok(()));
+        live["status"]["observedGeneration"] = json!(1);
+        assert!(check(&[Readiness::DeploymentAvailable], &live).is_err());
+        live["status"]["observedGeneration"] = json!(2);
+        live["status"]["availableReplicas"] = json!(1);
+        assert_eq!(
+            check(&[Readiness::DeploymentAvailable], &live),
+            Err("waiting for Deployment rollout: 1/2 available, 2 updated".into())
+        );
+    }
+
+    #[test]
+    fn condition_match_checks_reason_when_given() {
+        let live =
+            json!({"status": {"conditions": [{"type": "ACK.ResourceSynced", "status": "True", "reason": "Synced"}]}});
+        let gate = |reason: Option<&str>| Readiness::ConditionMatch {
+            condition_type: "ACK.ResourceSynced".into(),
+            status: ConditionStatus::True,
+            reason: reason.map(str::to_owned),
+        };
+        assert!(check(&[gate(None)], &live).is_ok());
+        assert!(check(&[gate(Some("Synced"))], &live).is_ok());
+        assert!(check(&[gate(Some("Other"))], &live).is_err());
+        assert!(check(&[Readiness::PvcBound], &live).is_err());
+        assert!(check(&[], &live).is_ok());
+    }
+}

@@ -1,0 +1,259 @@
+//! The Transform controller: resolve, render, check, and hand the graph to a ResourceGraph.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use pequod_api::{
+    ConditionType, FIELD_MANAGER, GraphPhase, NodeSummary, PlatformPolicy, ResolvedCueRef, ResourceGraph,
+    ResourceGraphSpec, Transform, TransformStatus, render_context, set_condition,
+};
+use pequod_graph::{Graph, ObjectIdentity, Violation};
+use serde_json::json;
+
+use crate::policy::EffectivePolicy;
+use crate::{Context, Error, now, source};
+
+/// How often a Transform is looked at again when nothing changes, to pick up policy changes.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// Reconciles one Transform.
+pub(crate) async fn reconcile(transform: Arc<Transform>, context: Arc<Context>) -> Result<Action, Error> {
+    let namespace = transform.namespace().ok_or_else(|| Error::Invalid("a Transform must be namespaced".into()))?;
+    let mut status = transform.status.clone().unwrap_or_default();
+    status.observed_generation = transform.metadata.generation;
+    let generation = transform.metadata.generation;
+    let outcome = render_and_hand_over(&transform, &namespace, &context, &mut status).await;
+    if let Err(step) = &outcome {
+        set_condition(
+            &mut status.conditions,
+            ConditionType::Ready,
+            false,
+            step.reason,
+            step.message.clone(),
+            generation,
+            now(),
+        );
+    }
+    write_status(&context, &transform, &namespace, &status).await?;
+    match outcome {
+        Ok(()) => Ok(Action::requeue(RESYNC)),
+        Err(step) if step.transient => Ok(Action::requeue(Duration::from_secs(10))),
+        Err(_) => Ok(Action::requeue(RESYNC)),
+    }
+}
+
+/// A step that did not succeed: already written into the conditions, summarised for `Ready`.
+struct Stopped {
+    reason: &'static str,
+    message: String,
+    transient: bool,
+}
+
+async fn render_and_hand_over(
+    transform: &Transform,
+    namespace: &str,
+    context: &Context,
+    status: &mut TransformStatus,
+) -> Result<(), Stopped> {
+    let generation = transform.metadata.generation;
+    let mut condition = |kind, ok: bool, reason: &'static str, message: String| {
+        set_condition(&mut status.conditions, kind, ok, reason, message.clone(), generation, now());
+        if ok { Ok(()) } else { Err(Stopped { reason, message, transient: false }) }
+    };
+    if transform.spec.suspend {
+        return condition(
+            ConditionType::Ready,
+            false,
+            "Suspended",
+            "spec.suspend is true; nothing is reconciled".into(),
+        );
+    }
+
+    let bytes = match source::resolve(&context.client, namespace, &transform.spec.cue_ref).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let transient = matches!(error, source::SourceError::Kube(_));
+            let stopped = condition(ConditionType::SourceReady, false, error.reason(), error.to_string());
+            return stopped.map_err(|stopped| Stopped { transient, ..stopped });
+        }
+    };
+    let module = match context.sandbox.load(&bytes) {
+        Ok(module) => module,
+        Err(error) => return condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string()),
+    };
+    let digest = module.digest().to_string();
+    condition(ConditionType::SourceReady, true, "Resolved", format!("module {digest}"))?;
+    condition(ConditionType::Verified, true, "NotRequired", "no signature is required for this source".into())?;
+
+    let policies: Api<PlatformPolicy> = Api::all(context.client.clone());
+    let policies = policies.list(&ListParams::default()).await.map_err(|error| Stopped {
+        reason: "PolicyUnavailable",
+        message: format!("cannot list PlatformPolicies: {error}"),
+        transient: true,
+    })?;
+    let policy = match EffectivePolicy::combine(&policies.items) {
+        Ok(policy) => policy,
+        Err(message) => return condition(ConditionType::Rendered, false, "InvalidPolicy", message),
+    };
+
+    let render_context = render_context(transform, Default::default(), Default::default());
+    let rendered = context.sandbox.render(&module, &transform.spec.input, &render_context, &policy.limits).await;
+    let rendered = match rendered {
+        Ok(rendered) => rendered,
+        Err(error) => {
+            status.violations = match &error {
+                pequod_sandbox::RenderError::Rejected { violations } => violations.clone(),
+                _ => Vec::new(),
+            };
+            return condition(ConditionType::Rendered, false, error.reason(), error.to_string());
+        }
+    };
+    status.resolved_cue_ref = Some(ResolvedCueRef {
+        digest: digest.clone(),
+        module: Some(format!("{} {}", rendered.graph.metadata.module, rendered.graph.metadata.version)),
+        fetched_at: status
+            .resolved_cue_ref
+            .as_ref()
+            .filter(|r| r.digest == digest)
+            .and_then(|r| r.fetched_at.clone())
+            .or_else(|| Some(now())),
+        signer: None,
+    });
+    status.render_hash = rendered.graph.metadata.render_hash.clone();
+    status.violations = rendered.graph.violations.clone();
+    let nodes = rendered.graph.nodes.len();
+    condition(
+        ConditionType::Rendered,
+        true,
+        "Rendered",
+        format!("{nodes} nodes in {} waves", rendered.plan.waves.len()),
+    )?;
+
+    let mut graph = rendered.graph;
+    let violations = place_and_check(&mut graph, &policy, namespace, context).await.map_err(|message| Stopped {
+        reason: "DiscoveryFailed",
+        message,
+        transient: true,
+    })?;
+    if !violations.is_empty() {
+        let message = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        status.violations = violations;
+        return condition(ConditionType::PolicyPassed, false, "TargetDenied", message);
+    }
+    condition(ConditionType::PolicyPassed, true, "Allowed", "every object is within the target rules".into())?;
+    if let Some(policy) = transform.spec.deletion_policy {
+        for node in &mut graph.nodes {
+            node.apply_policy.deletion_policy = policy;
+        }
+    }
+
+    let graph_status = hand_over(transform, namespace, graph, context).await.map_err(|error| Stopped {
+        reason: "ResourceGraphWriteFailed",
+        message: error.to_string(),
+        transient: true,
+    })?;
+    status.resource_graph_ref = Some(transform.name_any());
+    report_progress(status, graph_status.as_ref(), nodes, generation)
+}
+
+/// Puts namespaced objects without a namespace into the Transform's, and checks every object against the
+/// target rules.
+async fn place_and_check(
+    graph: &mut Graph,
+    policy: &EffectivePolicy,
+    namespace: &str,
+    context: &Context,
+) -> Result<Vec<Violation>, String> {
+    let mut violations = Vec::new();
+    for node in &mut graph.nodes {
+        let api_version = node.object["apiVersion"].as_str().unwrap_or_default().to_owned();
+        let kind_name = node.object["kind"].as_str().unwrap_or_default().to_owned();
+        let kind = match context.discovery.resolve(&api_version, &kind_name).await {
+            Ok(kind) => kind,
+            Err(kube::Error::Api(response)) if response.code == 404 => {
+                violations.push(Violation::error(
+                    pequod_graph::Phase::Output,
+                    format!("{}.kind", node.id),
+                    format!("the cluster does not serve {kind_name} in {api_version} (is its CRD installed?)"),
+                ));
+                continue;
+            }
+            Err(error) => return Err(format!("cannot discover {kind_name} in {api_version}: {error}")),
+        };
+        if kind.namespaced && node.object["metadata"]["namespace"].is_null() {
+            node.object["metadata"]["namespace"] = json!(namespace);
+        }
+        let identity = ObjectIdentity::of(&node.object).map_err(|field| format!("node {}: {field}", node.id))?;
+        violations.extend(policy.check(&node.id, &identity, kind.namespaced, namespace));
+    }
+    Ok(violations)
+}
+
+/// Writes the graph into the Transform's ResourceGraph and returns the ResourceGraph's current status.
+async fn hand_over(
+    transform: &Transform,
+    namespace: &str,
+    graph: Graph,
+    context: &Context,
+) -> Result<Option<pequod_api::ResourceGraphStatus>, kube::Error> {
+    let graphs: Api<ResourceGraph> = Api::namespaced(context.client.clone(), namespace);
+    let name = transform.name_any();
+    let mut resource_graph = ResourceGraph::new(&name, ResourceGraphSpec { graph });
+    resource_graph.metadata.owner_references = transform.controller_owner_ref(&()).map(|owner| vec![owner]);
+    let applied =
+        graphs.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&resource_graph)).await?;
+    Ok(applied.status)
+}
+
+/// Sets `Ready` and the node summary from the ResourceGraph's progress.
+fn report_progress(
+    status: &mut TransformStatus,
+    graph_status: Option<&pequod_api::ResourceGraphStatus>,
+    total: usize,
+    generation: Option<i64>,
+) -> Result<(), Stopped> {
+    let ready = graph_status.map_or(0, |s| s.nodes.iter().filter(|n| n.state == pequod_api::NodeState::Ready).count());
+    status.nodes = Some(NodeSummary::new(ready as u32, total as u32));
+    let phase = graph_status.map(|s| s.phase).unwrap_or_default();
+    let (ok, reason, message) = match phase {
+        GraphPhase::Ready => (true, "Ready", format!("all {total} nodes are ready")),
+        GraphPhase::Failed => {
+            let failed: Vec<String> = graph_status
+                .into_iter()
+                .flat_map(|s| &s.nodes)
+                .filter_map(|n| n.last_error.as_ref().map(|e| format!("{}: {e}", n.id)))
+                .collect();
+            (false, "ApplyFailed", failed.join("; "))
+        }
+        _ => (false, "Progressing", format!("{ready}/{total} nodes ready")),
+    };
+    set_condition(&mut status.conditions, ConditionType::Ready, ok, reason, message, generation, now());
+    Ok(())
+}
+
+async fn write_status(
+    context: &Context,
+    transform: &Transform,
+    namespace: &str,
+    status: &TransformStatus,
+) -> Result<(), Error> {
+    let transforms: Api<Transform> = Api::namespaced(context.client.clone(), namespace);
+    let patch = json!({
+        "apiVersion": Transform::api_version(&()),
+        "kind": Transform::kind(&()),
+        "status": status,
+    });
+    transforms
+        .patch_status(&transform.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Transient API errors are retried soon; anything else waits for a change.
+pub(crate) fn error_policy(transform: Arc<Transform>, error: &Error, _context: Arc<Context>) -> Action {
+    tracing::warn!(transform = %transform.name_any(), namespace = ?transform.namespace(), error = %error, label = error.label(), "reconcile failed");
+    Action::requeue(Duration::from_secs(5))
+}
