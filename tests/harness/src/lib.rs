@@ -43,7 +43,7 @@ pub enum HarnessError {
 /// A cluster the tests talk to: ours, or the one `PEQUOD_TEST_KUBECONFIG` names.
 pub struct TestCluster {
     kubeconfig: PathBuf,
-    client: Client,
+    config: Config,
     /// Keeps the scratch directory (kubeconfig, certificates, etcd data) of a cluster we started.
     _scratch: Option<PathBuf>,
 }
@@ -72,22 +72,24 @@ impl TestCluster {
     async fn connect_or_start() -> Result<Self, HarnessError> {
         if let Some(path) = std::env::var_os("PEQUOD_TEST_KUBECONFIG") {
             let kubeconfig = PathBuf::from(path);
-            let client = client_for(&kubeconfig).await?;
-            return Ok(Self { kubeconfig, client, _scratch: None });
+            let config = config_for(&kubeconfig).await?;
+            return Ok(Self { kubeconfig, config, _scratch: None });
         }
         let binaries = build_control_plane()?;
         let scratch = scratch_dir()?;
         let endpoint = start_servers(&binaries, &scratch)?;
         let kubeconfig = scratch.join("kubeconfig");
         write_kubeconfig(&kubeconfig, &endpoint)?;
-        let client = client_for(&kubeconfig).await?;
-        wait_ready(&client).await?;
-        Ok(Self { kubeconfig, client, _scratch: Some(scratch) })
+        let config = config_for(&kubeconfig).await?;
+        wait_ready(&Client::try_from(config.clone())?).await?;
+        Ok(Self { kubeconfig, config, _scratch: Some(scratch) })
     }
 
-    /// A client with cluster-admin rights.
+    /// A new client with cluster-admin rights, bound to the calling Tokio runtime. Each test makes its own:
+    /// a client's connection worker runs on the runtime that created it and ends with it, and every
+    /// `#[tokio::test]` has a runtime of its own.
     pub fn client(&self) -> Client {
-        self.client.clone()
+        Client::try_from(self.config.clone()).expect("a client for the test cluster")
     }
 
     /// The kubeconfig file of the admin user, for `kubectl` and for the operator binary.
@@ -313,12 +315,11 @@ fn write_kubeconfig(path: &Path, endpoint: &Endpoint) -> Result<(), HarnessError
     std::fs::write(path, text).map_err(|error| HarnessError::Io(path.display().to_string(), error))
 }
 
-async fn client_for(kubeconfig: &Path) -> Result<Client, HarnessError> {
+async fn config_for(kubeconfig: &Path) -> Result<Config, HarnessError> {
     let text = Kubeconfig::read_from(kubeconfig).map_err(|error| HarnessError::Start(format!("{error}")))?;
-    let config = Config::from_custom_kubeconfig(text, &KubeConfigOptions::default())
+    Config::from_custom_kubeconfig(text, &KubeConfigOptions::default())
         .await
-        .map_err(|error| HarnessError::Start(format!("{error}")))?;
-    Ok(Client::try_from(config)?)
+        .map_err(|error| HarnessError::Start(format!("{error}")))
 }
 
 /// Waits until the API server answers `/readyz` and the default namespace exists.

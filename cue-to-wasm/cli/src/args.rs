@@ -1,0 +1,65 @@
+//! Command-line parsing for the subset of `cue` flags we support.
+
+use cue_eval::{Format, Options};
+
+/// The usage text.
+pub const USAGE: &str = "usage: cue-to-wasm export [--out json|yaml] [-e expr] [files… | dir | .]\n       cue-to-wasm vet [files… | dir | .]\n";
+
+/// A parsed command line.
+pub enum Command {
+    /// `export`.
+    Export(Export),
+    /// `vet`: evaluate and report errors only.
+    Vet(Vec<String>),
+    /// `help` or no arguments.
+    Help,
+}
+
+/// The arguments of `export`.
+pub struct Export {
+    /// Files or directories.
+    pub inputs: Vec<String>,
+    /// The evaluation options.
+    pub options: Options,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(argv: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = argv.split_first() else { return Ok(Command::Help) };
+    match command.as_str() {
+        "export" => parse_export(rest).map(Command::Export),
+        "vet" => parse_export(rest).map(|e| Command::Vet(e.inputs)),
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        other => Err(format!("unsupported command {other:?}\n{USAGE}")),
+    }
+}
+
+fn parse_export(rest: &[String]) -> Result<Export, String> {
+    let mut options = Options::default();
+    let mut inputs = Vec::new();
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value =
+            || inline.clone().or_else(|| iter.next().cloned()).ok_or(format!("flag needs an argument: {flag}\n"));
+        match flag {
+            "--out" => options.format = parse_format(&value()?)?,
+            "-e" | "--expression" => options.expression = Some(value()?),
+            "--strict" | "--all-errors" | "-c" | "--concrete" => {}
+            f if f.starts_with('-') && f.len() > 1 => return Err(format!("unsupported flag {f}\n")),
+            _ => inputs.push(arg.clone()),
+        }
+    }
+    Ok(Export { inputs, options })
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    match text {
+        "json" => Ok(Format::Json),
+        "yaml" => Ok(Format::Yaml),
+        other => Err(format!("unsupported output format {other:?}\n")),
+    }
+}

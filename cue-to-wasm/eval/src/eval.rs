@@ -1,0 +1,890 @@
+//! The evaluator: builds nodes from conjuncts, merging structs, lists, atoms and disjunctions,
+//! and checks closedness by conjunct provenance.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
+
+use cue_syntax::ast::{self, Comprehension, Constraint, Decl, Expr, ExprKind, LabelKind, ListElem};
+
+use crate::error::{CueError, ErrorKind, Pos};
+use crate::ops;
+use crate::value::{Disj, Kinds, VId, Value};
+use crate::vertex::{Arc, ArcKind, Conj, Env, Frame, Label, Scope, Src, State, Vertex};
+
+/// The deepest nesting of node evaluations before giving up with an error.
+pub const MAX_DEPTH: usize = 4000;
+/// The most disjunction branches explored in one evaluation.
+pub const MAX_BRANCHES: usize = 20_000;
+/// The most disjunctions of structs one node may combine.
+pub const MAX_NESTED_DISJUNCTIONS: usize = 24;
+/// The longest path of nested fields before giving up with a structural cycle error.
+pub const MAX_PATH: usize = 300;
+/// The most nodes one evaluation may create before giving up with an error.
+pub const MAX_VERTICES: usize = 200_000;
+
+/// A struct literal's pattern constraint `[P]: T`.
+#[derive(Clone)]
+struct Pattern<'a> {
+    label: &'a Expr,
+    value: &'a Expr,
+    alias: Option<Rc<str>>,
+    env: Env<'a>,
+    groups: Rc<[u32]>,
+    matcher: Option<Value>,
+}
+
+/// A list literal's contribution: its length and element type if open.
+struct ListLit<'a> {
+    len: usize,
+    tail: Option<Conj<'a>>,
+}
+
+/// Declarations that need evaluation after the static fields are known.
+enum Pending<'a> {
+    Comprehension(&'a Comprehension, Env<'a>, Rc<[u32]>, u32),
+    Dynamic(&'a ast::Field, Env<'a>, Rc<[u32]>),
+}
+
+/// What is accumulated while a node's conjuncts are processed.
+#[derive(Default)]
+struct Build<'a> {
+    scalar: Option<Value>,
+    is_struct: bool,
+    lists: Vec<ListLit<'a>>,
+    allowed: HashMap<u32, HashSet<Rc<str>>>,
+    open: HashSet<u32>,
+    patterns: Vec<Pattern<'a>>,
+    pending: Vec<Pending<'a>>,
+    disj_seen: usize,
+    splits: Vec<Rc<Disj>>,
+    chosen_default: Vec<(bool, bool)>,
+    error: Option<Value>,
+}
+
+/// The evaluator for one package.
+pub struct Evaluator<'a> {
+    pub(crate) files: &'a [ast::File],
+    pub(crate) vertices: Vec<Vertex<'a>>,
+    active_groups: Vec<bool>,
+    depth: usize,
+    branches: usize,
+    cycle_hits: usize,
+    pub(crate) root: VId,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Creates an evaluator over the files of one package.
+    pub fn new(files: &'a [ast::File]) -> Evaluator<'a> {
+        let mut ev = Evaluator {
+            files,
+            vertices: Vec::new(),
+            active_groups: Vec::new(),
+            depth: 0,
+            branches: 0,
+            cycle_hits: 0,
+            root: 0,
+        };
+        let root = ev.new_vertex(None, None);
+        ev.vertices[root].conjs.push(Conj { src: Src::Root, env: None, groups: Rc::from([]), embed: None });
+        ev
+    }
+
+    /// Returns the root environment (the package scope) as seen from file `file`.
+    pub(crate) fn root_env(&self, file: u32) -> Env<'a> {
+        let decls = self.files.iter().map(|f| &f.decls[..]).collect();
+        Some(Rc::new(Frame { parent: None, scope: Scope::Struct { vid: self.root, decls }, file }))
+    }
+
+    pub(crate) fn new_vertex(&mut self, parent: Option<VId>, label: Option<Label>) -> VId {
+        let mut vertex = Vertex::new(parent, label);
+        vertex.depth = parent.map_or(0, |p| self.vertices[p].depth + 1);
+        self.vertices.push(vertex);
+        self.vertices.len() - 1
+    }
+
+    /// Creates a node holding one conjunct, shadowing `ctx` (same parent and label).
+    pub(crate) fn temp_vertex(&mut self, ctx: VId, conj: Conj<'a>) -> VId {
+        let (parent, label) = (self.vertices[ctx].parent, self.vertices[ctx].label.clone());
+        let v = self.new_vertex(parent, label);
+        self.vertices[v].conjs.push(conj);
+        v
+    }
+
+    fn new_group(&mut self, active: bool) -> u32 {
+        self.active_groups.push(active);
+        (self.active_groups.len() - 1) as u32
+    }
+
+    pub(crate) fn pos_of(&self, expr: &Expr, env: &Env<'a>) -> Option<Pos> {
+        let file = env.as_ref().map_or(0, |f| f.file);
+        Some(Pos { file, offset: expr.span.start })
+    }
+
+    /// Evaluates a node (once) and returns its value.
+    pub fn vertex_value(&mut self, v: VId) -> Value {
+        match self.vertices[v].state {
+            State::Done => self.vertices[v].value.clone(),
+            State::Busy => {
+                if self.vertices[v].arcs.is_empty() {
+                    self.cycle_hits += 1;
+                    Value::error(ErrorKind::Cycle, "cycle")
+                } else {
+                    Value::Struct(v)
+                }
+            }
+            State::Fresh => {
+                self.eval_vertex(v);
+                self.vertices[v].value.clone()
+            }
+        }
+    }
+
+    /// Evaluates a node from its conjuncts.
+    pub(crate) fn eval_vertex(&mut self, v: VId) {
+        if self.vertices[v].state != State::Fresh {
+            return;
+        }
+        if self.depth >= MAX_DEPTH || self.vertices[v].depth as usize >= MAX_PATH {
+            let message = "evaluation too deep (depth limit reached; structural cycle?)";
+            self.finish(v, Value::error(ErrorKind::StructuralCycle, message));
+            return;
+        }
+        if self.vertices.len() >= MAX_VERTICES {
+            let message = "evaluation budget exceeded (too many values; exponential disjunctions or recursion?)";
+            self.finish(v, Value::error(ErrorKind::Eval, message));
+            return;
+        }
+        self.depth += 1;
+        let hits = self.cycle_hits;
+        self.vertices[v].state = State::Busy;
+        self.vertices[v].arcs.clear();
+        let value = self.build(v);
+        self.finish(v, value);
+        if self.cycle_hits > hits && self.vertices[v].reevaluations < 2 {
+            self.vertices[v].reevaluations += 1;
+            self.vertices[v].state = State::Fresh;
+        }
+        self.depth -= 1;
+    }
+
+    fn finish(&mut self, v: VId, value: Value) {
+        let value = match &self.vertices[v].forced {
+            Some(e) => Value::Bottom(e.clone()),
+            None => value,
+        };
+        self.vertices[v].value = value;
+        self.vertices[v].state = State::Done;
+    }
+
+    fn build(&mut self, v: VId) -> Value {
+        let mut b = Build::default();
+        let mut queue: VecDeque<Conj<'a>> = self.vertices[v].conjs.clone().into();
+        self.drain(v, &mut b, &mut queue);
+        while !b.pending.is_empty() {
+            for p in std::mem::take(&mut b.pending) {
+                self.run_pending(v, p, &mut b, &mut queue);
+                self.drain(v, &mut b, &mut queue);
+            }
+        }
+        self.finish_lists(v, &mut b);
+        self.check_closed(v, &b);
+        if let Some(d) = b.splits.first().cloned() {
+            return self.split(v, &d);
+        }
+        self.compute_value(v, b)
+    }
+
+    fn drain(&mut self, v: VId, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
+        while let Some(c) = queue.pop_front() {
+            self.add_conj(v, c, b, queue);
+        }
+    }
+
+    fn add_conj(&mut self, v: VId, c: Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
+        let expr = match &c.src {
+            Src::Root => return self.add_root(v, &c, b, queue),
+            Src::Value(val) => return self.add_value(v, val.clone(), &c, None, b, queue),
+            Src::Expr(e) => *e,
+        };
+        if self.vertices[v].pos.is_none() {
+            self.vertices[v].pos = self.pos_of(expr, &c.env);
+        }
+        match &expr.kind {
+            ExprKind::Struct(lit) => {
+                let env = Some(Rc::new(Frame {
+                    parent: c.env.clone(),
+                    scope: Scope::Struct { vid: v, decls: vec![&lit.decls[..]] },
+                    file: file_of(&c.env),
+                }));
+                self.add_decls(v, &lit.decls, env, &c, b, queue);
+            }
+            ExprKind::List(elems) => self.add_list(v, elems, &c, b),
+            ExprKind::Paren(inner) => queue.push_front(Conj { src: Src::Expr(inner), ..c }),
+            ExprKind::Binary { op: ast::BinaryOp::Unification, lhs, rhs } => {
+                queue.push_front(Conj { src: Src::Expr(rhs), ..c.clone() });
+                queue.push_front(Conj { src: Src::Expr(lhs), ..c });
+            }
+            _ => {
+                let value = self.eval_expr(expr, &c.env, v);
+                self.add_value(v, value, &c, Some(expr), b, queue);
+            }
+        }
+    }
+
+    fn add_root(&mut self, v: VId, c: &Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
+        let root_conj = Conj { src: Src::Root, env: None, groups: c.groups.clone(), embed: None };
+        for (i, file) in self.files.iter().enumerate() {
+            let env = self.root_env(i as u32);
+            self.add_decls(v, &file.decls, env, &root_conj, b, queue);
+        }
+        b.is_struct = true;
+    }
+
+    fn add_decls(
+        &mut self,
+        v: VId,
+        decls: &'a [Decl],
+        env: Env<'a>,
+        c: &Conj<'a>,
+        b: &mut Build<'a>,
+        queue: &mut VecDeque<Conj<'a>>,
+    ) {
+        let lit_group = self.new_group(false);
+        let mut groups: Vec<u32> = c.groups.to_vec();
+        groups.push(lit_group);
+        let groups: Rc<[u32]> = Rc::from(groups);
+        for g in groups.iter() {
+            b.allowed.entry(*g).or_default();
+        }
+        if decls.is_empty() || decls.iter().any(|d| !matches!(d, Decl::Embed(_) | Decl::Attribute(_))) {
+            b.is_struct = true;
+        }
+        let embed = if matches!(c.src, Src::Root) { None } else { Some(lit_group) };
+        for decl in decls {
+            self.add_decl(v, decl, &env, &groups, embed, lit_group, b, queue);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the pieces of one declaration's context")]
+    fn add_decl(
+        &mut self,
+        v: VId,
+        decl: &'a Decl,
+        env: &Env<'a>,
+        groups: &Rc<[u32]>,
+        embed: Option<u32>,
+        lit_group: u32,
+        b: &mut Build<'a>,
+        queue: &mut VecDeque<Conj<'a>>,
+    ) {
+        match decl {
+            Decl::Field(f) => self.add_field(v, f, env, groups, b),
+            Decl::Embed(e) => {
+                queue.push_back(Conj { src: Src::Expr(e), env: env.clone(), groups: groups.clone(), embed })
+            }
+            Decl::Comprehension(comp) => {
+                b.pending.push(Pending::Comprehension(comp, env.clone(), groups.clone(), lit_group))
+            }
+            Decl::Ellipsis(_) => b.open.extend(groups.iter().copied()),
+            Decl::Let(_) | Decl::Attribute(_) => {}
+            Decl::Import(_) | Decl::Error(_) => {
+                b.error.get_or_insert(Value::error(ErrorKind::Eval, "invalid declaration"));
+            }
+        }
+    }
+
+    fn add_field(&mut self, v: VId, f: &'a ast::Field, env: &Env<'a>, groups: &Rc<[u32]>, b: &mut Build<'a>) {
+        if f.label.postfix_alias.is_some() {
+            b.error.get_or_insert(unsupported("postfix label alias (aliasv2 experiment)"));
+            return;
+        }
+        let name: Rc<str> = match &f.label.kind {
+            LabelKind::Ident(id) => Rc::from(&*id.name),
+            LabelKind::String(s) => Rc::from(&*s.as_str()),
+            LabelKind::Interpolation(_) | LabelKind::Dynamic(_) => {
+                b.pending.push(Pending::Dynamic(f, env.clone(), groups.clone()));
+                return;
+            }
+            LabelKind::Pattern(p) => return self.add_pattern(v, p, &f.value, env, groups, b),
+            LabelKind::Comprehension(_) | LabelKind::Error(_) => {
+                let message = "comprehension values not allowed in this position";
+                b.error.get_or_insert(Value::error(ErrorKind::Eval, message));
+                return;
+            }
+        };
+        let conj = Conj { src: Src::Expr(&f.value), env: env.clone(), groups: groups.clone(), embed: None };
+        self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
+    }
+
+    fn add_pattern(
+        &mut self,
+        v: VId,
+        label: &'a Expr,
+        value: &'a Expr,
+        env: &Env<'a>,
+        groups: &Rc<[u32]>,
+        b: &mut Build<'a>,
+    ) {
+        let (label, alias) = match &label.kind {
+            ExprKind::Alias { name, expr } => (&**expr, Some(Rc::from(&*name.name))),
+            _ => (label, None),
+        };
+        let mut pattern = Pattern { label, value, alias, env: env.clone(), groups: groups.clone(), matcher: None };
+        let existing: Vec<(Label, Arc)> = self.vertices[v].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+        for (l, arc) in existing {
+            if let Label::Field(name) = &l
+                && self.pattern_matches(v, &mut pattern, name)
+            {
+                let conj = self.pattern_conj(&pattern, name);
+                self.vertices[arc.vid].conjs.push(conj);
+            }
+        }
+        b.patterns.push(pattern);
+    }
+
+    fn pattern_matches(&mut self, v: VId, p: &mut Pattern<'a>, name: &str) -> bool {
+        if name.starts_with('#') || name.starts_with('_') {
+            return false;
+        }
+        let matcher = match &p.matcher {
+            Some(m) => m.clone(),
+            None => {
+                let m = self.eval_expr(p.label, &p.env, v);
+                p.matcher = Some(m.clone());
+                m
+            }
+        };
+        !ops::unify(&matcher, &Value::string(name)).is_bottom()
+    }
+
+    fn pattern_conj(&self, p: &Pattern<'a>, name: &str) -> Conj<'a> {
+        let env = match &p.alias {
+            Some(alias) => Some(Rc::new(Frame {
+                parent: p.env.clone(),
+                scope: Scope::Bind { name: alias.clone(), value: Value::string(name) },
+                file: file_of(&p.env),
+            })),
+            None => p.env.clone(),
+        };
+        Conj { src: Src::Expr(p.value), env, groups: p.groups.clone(), embed: None }
+    }
+
+    /// Adds a conjunct to a field of `v`, creating the field if needed.
+    fn add_arc(&mut self, v: VId, label: Label, kind: ArcKind, conj: Conj<'a>, b: &mut Build<'a>) {
+        if let Label::Field(name) = &label {
+            for g in conj.groups.iter() {
+                b.allowed.entry(*g).or_default().insert(name.clone());
+            }
+        }
+        let vid = match self.vertices[v].arcs.get_mut(&label) {
+            Some(arc) => {
+                arc.kind = arc.kind.max(kind);
+                arc.vid
+            }
+            None => {
+                let vid = self.new_vertex(Some(v), Some(label.clone()));
+                self.vertices[v].arcs.insert(label.clone(), Arc { vid, kind });
+                if let Label::Field(name) = &label {
+                    self.apply_patterns(v, vid, name, b);
+                }
+                vid
+            }
+        };
+        self.vertices[vid].conjs.push(conj);
+    }
+
+    fn apply_patterns(&mut self, v: VId, arc: VId, name: &str, b: &mut Build<'a>) {
+        let mut patterns = std::mem::take(&mut b.patterns);
+        for p in &mut patterns {
+            if self.pattern_matches(v, p, name) {
+                let conj = self.pattern_conj(p, name);
+                self.vertices[arc].conjs.push(conj);
+            }
+        }
+        patterns.append(&mut b.patterns);
+        b.patterns = patterns;
+    }
+
+    fn add_list(&mut self, v: VId, elems: &'a [ListElem], c: &Conj<'a>, b: &mut Build<'a>) {
+        let mut len = 0;
+        let mut tail = None;
+        for elem in elems {
+            match elem {
+                ListElem::Expr(e) => {
+                    let conj = Conj { src: Src::Expr(e), env: c.env.clone(), groups: c.groups.clone(), embed: None };
+                    self.add_arc(v, Label::Index(len), ArcKind::Regular, conj, b);
+                    len += 1;
+                }
+                ListElem::Comprehension(comp) => {
+                    for env in self.comprehension_envs(comp, &c.env, v, b) {
+                        let src = Src::Expr(&comp.body);
+                        let conj = Conj { src, env, groups: c.groups.clone(), embed: None };
+                        self.add_arc(v, Label::Index(len), ArcKind::Regular, conj, b);
+                        len += 1;
+                    }
+                }
+                ListElem::Ellipsis(ell) => {
+                    let src = ell.ty.as_deref().map_or(Src::Value(Value::Top), Src::Expr);
+                    tail = Some(Conj { src, env: c.env.clone(), groups: c.groups.clone(), embed: None });
+                }
+            }
+        }
+        b.lists.push(ListLit { len, tail });
+    }
+
+    fn finish_lists(&mut self, v: VId, b: &mut Build<'a>) {
+        if b.lists.is_empty() {
+            return;
+        }
+        let closed: Vec<usize> = b.lists.iter().filter(|l| l.tail.is_none()).map(|l| l.len).collect();
+        let max = b.lists.iter().map(|l| l.len).max().unwrap_or(0);
+        if let Some(&n) = closed.first() {
+            let bad = closed.iter().find(|&&m| m != n).copied().or_else(|| (max > n).then_some(max));
+            if let Some(m) = bad {
+                let message = format!("incompatible list lengths ({n} and {m})");
+                b.error.get_or_insert(Value::error(ErrorKind::Conflict, message));
+                return;
+            }
+        }
+        for i in 0..max {
+            let Some(arc) = self.vertices[v].arcs.get(&Label::Index(i)).copied() else { continue };
+            for list in &b.lists {
+                if let Some(tail) = list.tail.as_ref().filter(|_| list.len <= i) {
+                    self.vertices[arc.vid].conjs.push(tail.clone());
+                }
+            }
+        }
+        self.vertices[v].open_list = closed.is_empty();
+    }
+
+    fn check_closed(&mut self, v: VId, b: &Build<'a>) {
+        let restricting: Vec<u32> =
+            b.allowed.keys().copied().filter(|g| self.active_groups[*g as usize] && !b.open.contains(g)).collect();
+        if restricting.is_empty() {
+            return;
+        }
+        let arcs: Vec<(Label, Arc)> = self.vertices[v].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+        for (label, arc) in arcs {
+            let Label::Field(name) = &label else { continue };
+            if !label.is_regular() || arc.kind == ArcKind::Optional {
+                continue;
+            }
+            let allowed = restricting.iter().all(|g| self.group_allows(v, *g, name, b));
+            if !allowed {
+                let err = CueError::new(ErrorKind::NotAllowed, "field not allowed").at(self.vertices[arc.vid].pos);
+                self.vertices[arc.vid].forced = Some(Rc::new(err));
+            }
+        }
+    }
+
+    fn group_allows(&mut self, v: VId, g: u32, name: &Rc<str>, b: &Build<'a>) -> bool {
+        if b.allowed.get(&g).is_some_and(|set| set.contains(name)) {
+            return true;
+        }
+        let patterns: Vec<Pattern<'a>> = b.patterns.iter().filter(|p| p.groups.contains(&g)).cloned().collect();
+        patterns.into_iter().any(|mut p| self.pattern_matches(v, &mut p, name))
+    }
+
+    fn add_value(
+        &mut self,
+        v: VId,
+        value: Value,
+        c: &Conj<'a>,
+        src: Option<&'a Expr>,
+        b: &mut Build<'a>,
+        queue: &mut VecDeque<Conj<'a>>,
+    ) {
+        match value {
+            Value::Struct(t) | Value::List(t) => self.expand(v, t, c, src, b, queue),
+            Value::Disj(d) if d.branches.iter().any(|(x, _)| matches!(x, Value::Struct(_) | Value::List(_))) => {
+                self.add_node_disj(v, d, c, b, queue)
+            }
+            Value::Bottom(e) if e.kind == ErrorKind::Cycle => {}
+            Value::Bottom(e) => {
+                let e = (*e).clone().at(src.and_then(|s| self.pos_of(s, &c.env)));
+                b.error.get_or_insert(Value::Bottom(Rc::new(e)));
+            }
+            other => {
+                let current = b.scalar.take().unwrap_or(Value::Top);
+                let mut merged = ops::unify(&current, &other);
+                if let (Value::Bottom(e), false) = (&merged, current.is_bottom()) {
+                    let pos = src.and_then(|s| self.pos_of(s, &c.env));
+                    merged = Value::Bottom(Rc::new((**e).clone().at(self.vertices[v].pos).at(pos)));
+                }
+                b.scalar = Some(merged);
+            }
+        }
+    }
+
+    fn add_node_disj(&mut self, v: VId, d: Rc<Disj>, c: &Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
+        let k = b.disj_seen;
+        b.disj_seen += 1;
+        if k >= MAX_NESTED_DISJUNCTIONS {
+            let message = "structural cycle: too many nested disjunctions";
+            b.error.get_or_insert(Value::error(ErrorKind::StructuralCycle, message));
+            return;
+        }
+        match self.vertices[v].choice.get(k).copied() {
+            Some(i) => {
+                let (value, default) = d.branches[i].clone();
+                b.chosen_default.push((default, d.has_default));
+                self.add_value(v, value, c, None, b, queue);
+            }
+            None => b.splits.push(d),
+        }
+    }
+
+    fn expand(
+        &mut self,
+        v: VId,
+        t: VId,
+        c: &Conj<'a>,
+        src: Option<&'a Expr>,
+        b: &mut Build<'a>,
+        queue: &mut VecDeque<Conj<'a>>,
+    ) {
+        let key = src.map_or(0, |e| e as *const Expr as usize);
+        if self.is_ancestor_or_self(t, v) || self.repeats_reference(v, key, t) {
+            let pos = src.and_then(|e| self.pos_of(e, &c.env));
+            let err = CueError::new(ErrorKind::StructuralCycle, "structural cycle").at(pos);
+            b.error.get_or_insert(Value::Bottom(Rc::new(err)));
+            return;
+        }
+        self.vertices[v].refs.push((key, t));
+        let groups = if self.is_closing(t) {
+            match c.embed {
+                Some(g) => {
+                    self.active_groups[g as usize] = true;
+                    c.groups.clone()
+                }
+                None => {
+                    let g = self.new_group(true);
+                    Rc::from([&c.groups[..], &[g]].concat())
+                }
+            }
+        } else {
+            c.groups.clone()
+        };
+        if self.vertices[t].is_branch {
+            return self.expand_branch(v, t, &groups, b);
+        }
+        for tc in self.vertices[t].conjs.clone().into_iter().rev() {
+            let merged: Rc<[u32]> = Rc::from([&tc.groups[..], &groups[..]].concat());
+            queue.push_front(Conj { groups: merged, embed: c.embed.or(tc.embed), ..tc });
+        }
+    }
+
+    /// Merges an evaluated disjunction branch: its fields are copied as values.
+    fn expand_branch(&mut self, v: VId, t: VId, groups: &Rc<[u32]>, b: &mut Build<'a>) {
+        let value = self.vertex_value(t);
+        match value {
+            Value::Struct(_) => {
+                b.is_struct = true;
+                let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+                for (label, arc) in arcs {
+                    let src = Src::Value(self.vertex_value(arc.vid));
+                    let conj = Conj { src, env: None, groups: groups.clone(), embed: None };
+                    self.add_arc(v, label, arc.kind, conj, b);
+                }
+            }
+            other => {
+                let current = b.scalar.take().unwrap_or(Value::Top);
+                b.scalar = Some(ops::unify(&current, &other));
+            }
+        }
+    }
+
+    fn is_ancestor_or_self(&self, t: VId, v: VId) -> bool {
+        let mut cur = Some(v);
+        while let Some(x) = cur {
+            if x == t {
+                return true;
+            }
+            cur = self.vertices[x].parent;
+        }
+        false
+    }
+
+    fn repeats_reference(&self, v: VId, key: usize, t: VId) -> bool {
+        let key = (key, t);
+        let mut cur = self.vertices[v].parent;
+        while let Some(x) = cur {
+            if self.vertices[x].refs.contains(&key) {
+                return true;
+            }
+            cur = self.vertices[x].parent;
+        }
+        false
+    }
+
+    /// True for definitions, values inside definitions and `close()` results.
+    pub(crate) fn is_closing(&self, t: VId) -> bool {
+        let mut cur = Some(t);
+        while let Some(x) = cur {
+            let vx = &self.vertices[x];
+            if vx.closing || vx.label.as_ref().is_some_and(Label::is_definition) {
+                return true;
+            }
+            cur = vx.parent;
+        }
+        false
+    }
+
+    fn run_pending(&mut self, v: VId, p: Pending<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
+        match p {
+            Pending::Comprehension(comp, env, groups, lit_group) => {
+                for env in self.comprehension_envs(comp, &env, v, b) {
+                    let src = Src::Expr(&comp.body);
+                    queue.push_back(Conj { src, env, groups: groups.clone(), embed: Some(lit_group) });
+                }
+            }
+            Pending::Dynamic(f, env, groups) => self.add_dynamic(v, f, env, groups, b),
+        }
+    }
+
+    fn add_dynamic(&mut self, v: VId, f: &'a ast::Field, env: Env<'a>, groups: Rc<[u32]>, b: &mut Build<'a>) {
+        let label = match &f.label.kind {
+            LabelKind::Dynamic(e) => self.eval_expr(e, &env, v),
+            LabelKind::Interpolation(i) => self.interpolate(i, &env, v),
+            _ => return,
+        };
+        match ops::default_of(&label) {
+            Value::Str(name) => {
+                let conj = Conj { src: Src::Expr(&f.value), env, groups, embed: None };
+                self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
+            }
+            Value::Bottom(e) => {
+                b.error.get_or_insert(Value::Bottom(e));
+            }
+            other if other.is_atom() => {
+                let message = format!("invalid label: cannot use {other} as label");
+                b.error.get_or_insert(Value::error(ErrorKind::Eval, message));
+            }
+            other => {
+                let message = format!("invalid non-ground value {other} (must be concrete string)");
+                b.error.get_or_insert(Value::error(ErrorKind::Incomplete, message));
+            }
+        }
+    }
+
+    /// Evaluates a comprehension's clauses and returns one environment per yield.
+    fn comprehension_envs(
+        &mut self,
+        comp: &'a Comprehension,
+        env: &Env<'a>,
+        v: VId,
+        b: &mut Build<'a>,
+    ) -> Vec<Env<'a>> {
+        if comp.fallback.is_some() {
+            b.error.get_or_insert(unsupported("comprehension else/fallback (experiment)"));
+            return Vec::new();
+        }
+        let mut envs = vec![env.clone()];
+        for clause in &comp.clauses {
+            let mut next = Vec::new();
+            for env in envs {
+                match self.clause(clause, &env, v) {
+                    Ok(more) => next.extend(more),
+                    Err(e) => {
+                        b.error.get_or_insert(e);
+                        return Vec::new();
+                    }
+                }
+            }
+            envs = next;
+        }
+        envs
+    }
+
+    fn clause(&mut self, clause: &'a ast::Clause, env: &Env<'a>, v: VId) -> Result<Vec<Env<'a>>, Value> {
+        match clause {
+            ast::Clause::If { condition, .. } => match ops::default_of(&self.eval_expr(condition, env, v)) {
+                Value::Bool(true) => Ok(vec![env.clone()]),
+                Value::Bool(false) => Ok(Vec::new()),
+                Value::Bottom(e) => Err(Value::Bottom(e)),
+                other if other.is_atom() => {
+                    Err(Value::error(ErrorKind::Eval, format!("cannot use {other} as type bool")))
+                }
+                other => Err(Value::error(ErrorKind::Incomplete, format!("incomplete value {other}"))),
+            },
+            ast::Clause::Let(l) => {
+                let value = self.eval_expr(&l.value, env, v);
+                Ok(vec![bind(env, &l.name.name, value)])
+            }
+            ast::Clause::For { key, value, source, .. } => {
+                let src = ops::default_of(&self.eval_expr(source, env, v));
+                let items = self.iterate(src)?;
+                let envs = items.into_iter().map(|(k, val)| {
+                    let env = match key {
+                        Some(key) => bind(env, &key.name, k),
+                        None => env.clone(),
+                    };
+                    bind(&env, &value.name, val)
+                });
+                Ok(envs.collect())
+            }
+            ast::Clause::Try { .. } => Err(unsupported("try clause (experiment)")),
+        }
+    }
+
+    fn iterate(&mut self, src: Value) -> Result<Vec<(Value, Value)>, Value> {
+        match src {
+            Value::Struct(t) | Value::List(t) => {
+                self.vertex_value(t);
+                let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+                let mut items = Vec::new();
+                for (label, arc) in arcs {
+                    if !label.is_regular() || arc.kind != ArcKind::Regular {
+                        continue;
+                    }
+                    let key = match &label {
+                        Label::Field(n) => Value::Str(n.clone()),
+                        Label::Index(i) => Value::int(*i as i64),
+                    };
+                    let value = self.vertex_value(arc.vid);
+                    items.push((key, value));
+                }
+                Ok(items)
+            }
+            Value::Bottom(e) => Err(Value::Bottom(e)),
+            other if other.is_atom() => Err(Value::error(ErrorKind::Eval, format!("cannot range over {other}"))),
+            other => Err(Value::error(ErrorKind::Incomplete, format!("cannot range over {other} (incomplete)"))),
+        }
+    }
+
+    fn compute_value(&mut self, v: VId, b: Build<'a>) -> Value {
+        if let Some(e) = b.error {
+            return e;
+        }
+        let scalar = b.scalar.unwrap_or(Value::Top);
+        if scalar.is_bottom() {
+            return scalar;
+        }
+        let has_regular = self.vertices[v].arcs.iter().any(|(l, a)| l.is_regular() && a.kind != ArcKind::Optional);
+        if !b.lists.is_empty() {
+            if b.is_struct && has_regular {
+                return Value::error(ErrorKind::Conflict, "conflicting values list and struct");
+            }
+            return match scalar {
+                Value::Top => Value::List(v),
+                s if s.kinds().contains(Kinds::LIST) => Value::List(v),
+                s => mismatch_node(&s, "list"),
+            };
+        }
+        if b.is_struct {
+            return match scalar {
+                Value::Top => Value::Struct(v),
+                s if s.kinds().contains(Kinds::STRUCT) => Value::Struct(v),
+                s if !has_regular => s,
+                s => mismatch_node(&s, "struct"),
+            };
+        }
+        scalar
+    }
+
+    /// Splits a node on a disjunction of structs: one branch node per disjunct, failed ones dropped.
+    fn split(&mut self, v: VId, d: &Rc<Disj>) -> Value {
+        let mut branches = Vec::new();
+        let mut has_default = d.has_default;
+        for (i, (_, marked)) in d.branches.iter().enumerate() {
+            self.branches += 1;
+            if self.branches > MAX_BRANCHES {
+                return Value::error(ErrorKind::Eval, "too many disjunction branches (budget exceeded)");
+            }
+            let bv = self.branch_vertex(v, i);
+            let value = self.vertex_value(bv);
+            let value = match self.permanent_error(bv, 6) {
+                Some(e) => e,
+                None => value,
+            };
+            let default = *marked || !d.has_default;
+            match value {
+                Value::Disj(inner) => {
+                    has_default |= inner.has_default;
+                    for (x, idef) in inner.branches.iter() {
+                        branches.push((x.clone(), default && (*idef || !inner.has_default)));
+                    }
+                }
+                other => branches.push((other, default)),
+            }
+        }
+        match ops::normalize(branches, has_default) {
+            Value::Struct(bv) | Value::List(bv) if self.vertices[bv].is_branch => self.adopt(v, bv),
+            other => other,
+        }
+    }
+
+    fn branch_vertex(&mut self, v: VId, i: usize) -> VId {
+        let (parent, label) = (self.vertices[v].parent, self.vertices[v].label.clone());
+        let bv = self.new_vertex(parent, label);
+        let mut choice = self.vertices[v].choice.clone();
+        choice.push(i);
+        let conjs = self.vertices[v].conjs.clone();
+        let source = &self.vertices[v];
+        let (refs, closing, forced) = (source.refs.clone(), source.closing, source.forced.clone());
+        let branch = &mut self.vertices[bv];
+        branch.conjs = conjs;
+        branch.choice = choice;
+        branch.is_branch = true;
+        branch.inherited_refs = refs.len();
+        branch.refs = refs;
+        branch.closing = closing;
+        branch.forced = forced;
+        bv
+    }
+
+    /// Makes `v` the single surviving branch `bv`.
+    fn adopt(&mut self, v: VId, bv: VId) -> Value {
+        let arcs = self.vertices[bv].arcs.clone();
+        self.vertices[v].arcs = arcs;
+        self.vertices[v].open_list = self.vertices[bv].open_list;
+        match self.vertices[bv].value {
+            Value::List(_) => Value::List(v),
+            _ => Value::Struct(v),
+        }
+    }
+
+    /// Finds a permanent (non-incomplete) error in a node or its regular fields, to a depth.
+    pub(crate) fn permanent_error(&mut self, v: VId, depth: usize) -> Option<Value> {
+        let value = self.vertex_value(v);
+        match &value {
+            Value::Bottom(e) if !e.kind.is_incomplete() => Some(value.clone()),
+            Value::Struct(s) | Value::List(s) if depth > 0 => {
+                let arcs: Vec<Arc> = self.vertices[*s].arcs.values().copied().collect();
+                arcs.into_iter()
+                    .filter(|a| a.kind != ArcKind::Optional)
+                    .find_map(|a| self.permanent_error(a.vid, depth - 1))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn arc_kind(c: Constraint) -> ArcKind {
+    match c {
+        Constraint::None => ArcKind::Regular,
+        Constraint::Optional => ArcKind::Optional,
+        Constraint::Required => ArcKind::Required,
+    }
+}
+
+fn mismatch_node(scalar: &Value, node: &str) -> Value {
+    let message =
+        format!("conflicting values {scalar} and {node} (mismatched types {} and {node})", scalar.kinds().name());
+    Value::error(ErrorKind::Conflict, message)
+}
+
+/// Returns an "unsupported feature" error.
+pub(crate) fn unsupported(what: &str) -> Value {
+    Value::error(ErrorKind::Unsupported, format!("unsupported feature: {what}"))
+}
+
+/// Extends an environment with a binding.
+pub(crate) fn bind<'a>(env: &Env<'a>, name: &str, value: Value) -> Env<'a> {
+    Some(Rc::new(Frame { parent: env.clone(), scope: Scope::Bind { name: Rc::from(name), value }, file: file_of(env) }))
+}
+
+/// Returns the file an environment belongs to.
+pub(crate) fn file_of(env: &Env<'_>) -> u32 {
+    env.as_ref().map_or(0, |f| f.file)
+}

@@ -1,0 +1,340 @@
+//! Export: turns an evaluated node into data (defaults applied; definitions, hidden, optional and
+//! let fields dropped) and collects the errors `cue export` reports, each with its path.
+
+use std::rc::Rc;
+
+use crate::error::{CueError, ErrorKind};
+use crate::eval::Evaluator;
+use crate::ops;
+use crate::value::{VId, Value};
+use crate::vertex::{ArcKind, Label};
+
+/// Exported data, in field order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    /// `null`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A number, already formatted.
+    Num(String),
+    /// A string.
+    Str(String),
+    /// A list.
+    List(Vec<Data>),
+    /// A struct.
+    Object(Vec<(String, Data)>),
+}
+
+/// An error found at a path.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    /// The path of the field, e.g. `a.b."c-d".0`.
+    pub path: String,
+    /// The error.
+    pub error: Rc<CueError>,
+}
+
+/// How deep definitions and hidden fields are checked for permanent errors.
+const VALIDATE_DEPTH: usize = 24;
+
+impl Evaluator<'_> {
+    /// Returns the path of a node.
+    pub fn path_of(&self, v: VId) -> String {
+        let mut labels = Vec::new();
+        let mut cur = Some(v);
+        while let Some(x) = cur {
+            if let Some(label) = &self.vertices[x].label {
+                labels.push(format_label(label));
+            }
+            cur = self.vertices[x].parent;
+        }
+        labels.reverse();
+        labels.join(".")
+    }
+
+    /// Exports a node, collecting every error found.
+    pub fn export_node(&mut self, v: VId, errors: &mut Vec<Diagnostic>) -> Option<Data> {
+        let value = ops::default_of(&self.vertex_value(v));
+        match value {
+            Value::Bottom(e) => {
+                self.report(v, e, errors);
+                None
+            }
+            Value::Struct(s) => self.export_struct(s, errors),
+            Value::List(s) => self.export_list(s, errors),
+            Value::Null => Some(Data::Null),
+            Value::Bool(b) => Some(Data::Bool(b)),
+            Value::Num(n) => Some(Data::Num(n.to_string())),
+            Value::Str(s) => Some(Data::Str(s.to_string())),
+            Value::Bytes(b) => Some(Data::Str(base64(&b))),
+            other => {
+                let err = CueError::new(ErrorKind::Incomplete, format!("incomplete value {other}"));
+                self.report(v, Rc::new(err.at(self.vertices[v].pos)), errors);
+                None
+            }
+        }
+    }
+
+    fn report(&self, v: VId, error: Rc<CueError>, errors: &mut Vec<Diagnostic>) {
+        errors.push(Diagnostic { path: self.path_of(v), error });
+    }
+
+    fn export_struct(&mut self, s: VId, errors: &mut Vec<Diagnostic>) -> Option<Data> {
+        let arcs: Vec<(Label, crate::vertex::Arc)> =
+            self.vertices[s].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+        let mut fields = Vec::new();
+        let before = errors.len();
+        for (label, arc) in arcs {
+            if !label.is_regular() {
+                self.validate(arc.vid, VALIDATE_DEPTH, errors);
+                continue;
+            }
+            match arc.kind {
+                ArcKind::Optional => continue,
+                ArcKind::Required => {
+                    let err = CueError::new(ErrorKind::Required, "field is required but not present");
+                    self.report(arc.vid, Rc::new(err.at(self.vertices[arc.vid].pos)), errors);
+                }
+                ArcKind::Regular => {
+                    if let Some(d) = self.export_node(arc.vid, errors) {
+                        fields.push((label.name().unwrap_or_default().to_string(), d));
+                    }
+                }
+            }
+        }
+        (errors.len() == before).then_some(Data::Object(fields))
+    }
+
+    fn export_list(&mut self, s: VId, errors: &mut Vec<Diagnostic>) -> Option<Data> {
+        let vids: Vec<VId> = self.vertices[s].arcs.values().map(|a| a.vid).collect();
+        let before = errors.len();
+        let items: Vec<Data> = vids.into_iter().filter_map(|v| self.export_node(v, errors)).collect();
+        (errors.len() == before).then_some(Data::List(items))
+    }
+
+    /// Reports permanent errors inside definitions and hidden fields.
+    fn validate(&mut self, v: VId, depth: usize, errors: &mut Vec<Diagnostic>) {
+        let value = self.vertex_value(v);
+        match value {
+            Value::Bottom(e) if !e.kind.is_incomplete() && e.kind != ErrorKind::StructuralCycle => {
+                self.report(v, e, errors)
+            }
+            Value::Struct(s) | Value::List(s) if depth > 0 => {
+                let arcs: Vec<crate::vertex::Arc> = self.vertices[s].arcs.values().copied().collect();
+                for arc in arcs.into_iter().filter(|a| a.kind != ArcKind::Optional) {
+                    self.validate(arc.vid, depth - 1, errors);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Compares two nodes by their exported data (used by `==` on structs and lists).
+pub(crate) fn equal_nodes(ev: &mut Evaluator<'_>, x: VId, y: VId) -> bool {
+    let mut errors = Vec::new();
+    let a = ev.export_node(x, &mut errors);
+    let b = ev.export_node(y, &mut errors);
+    errors.is_empty() && a == b
+}
+
+/// Formats a label as it appears in a path.
+pub fn format_label(label: &Label) -> String {
+    match label {
+        Label::Index(i) => i.to_string(),
+        Label::Field(name) if is_identifier(name) => name.to_string(),
+        Label::Field(name) => crate::value::quote(name),
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let body = name.trim_start_matches('_').trim_start_matches('#');
+    let mut chars = body.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
+        || name.starts_with('#') && body.is_empty()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Writes data as JSON with 4-space indentation and no HTML escaping, like `cue export`.
+pub fn to_json(data: &Data) -> String {
+    let mut out = String::new();
+    write_json(data, 0, &mut out);
+    out.push('\n');
+    out
+}
+
+fn write_json(data: &Data, indent: usize, out: &mut String) {
+    match data {
+        Data::Null => out.push_str("null"),
+        Data::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Data::Num(n) => out.push_str(n),
+        Data::Str(s) => json_string(s, out),
+        Data::List(items) if items.is_empty() => out.push_str("[]"),
+        Data::Object(fields) if fields.is_empty() => out.push_str("{}"),
+        Data::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                out.push_str(if i == 0 { "\n" } else { ",\n" });
+                push_indent(indent + 1, out);
+                write_json(item, indent + 1, out);
+            }
+            out.push('\n');
+            push_indent(indent, out);
+            out.push(']');
+        }
+        Data::Object(fields) => {
+            out.push('{');
+            for (i, (key, value)) in fields.iter().enumerate() {
+                out.push_str(if i == 0 { "\n" } else { ",\n" });
+                push_indent(indent + 1, out);
+                json_string(key, out);
+                out.push_str(": ");
+                write_json(value, indent + 1, out);
+            }
+            out.push('\n');
+            push_indent(indent, out);
+            out.push('}');
+        }
+    }
+}
+
+fn push_indent(level: usize, out: &mut String) {
+    out.push_str(&"    ".repeat(level));
+}
+
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Writes data as YAML (block style), close to `cue export --out yaml`.
+pub fn to_yaml(data: &Data) -> String {
+    let mut out = String::new();
+    match data {
+        Data::Object(f) if !f.is_empty() => write_yaml_object(f, 0, &mut out),
+        Data::List(l) if !l.is_empty() => write_yaml_list(l, 0, &mut out),
+        other => {
+            out.push_str(&yaml_scalar(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn write_yaml_object(fields: &[(String, Data)], indent: usize, out: &mut String) {
+    for (key, value) in fields {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&yaml_key(key));
+        out.push(':');
+        write_yaml_child(value, indent, out);
+    }
+}
+
+fn write_yaml_list(items: &[Data], indent: usize, out: &mut String) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item {
+            Data::Object(f) if !f.is_empty() => {
+                let mut inner = String::new();
+                write_yaml_object(f, indent + 2, &mut inner);
+                out.push(' ');
+                out.push_str(&inner[indent + 2..]);
+            }
+            Data::List(l) if !l.is_empty() => {
+                out.push('\n');
+                write_yaml_list(l, indent + 2, out);
+            }
+            other => {
+                out.push(' ');
+                out.push_str(&yaml_scalar(other));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn write_yaml_child(value: &Data, indent: usize, out: &mut String) {
+    match value {
+        Data::Object(f) if !f.is_empty() => {
+            out.push('\n');
+            write_yaml_object(f, indent + 2, out);
+        }
+        Data::List(l) if !l.is_empty() => {
+            out.push('\n');
+            write_yaml_list(l, indent + 2, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&yaml_scalar(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn yaml_key(key: &str) -> String {
+    yaml_string(key)
+}
+
+fn yaml_scalar(data: &Data) -> String {
+    match data {
+        Data::Null => "null".into(),
+        Data::Bool(b) => b.to_string(),
+        Data::Num(n) => n.clone(),
+        Data::Str(s) => yaml_string(s),
+        Data::List(_) => "[]".into(),
+        Data::Object(_) => "{}".into(),
+    }
+}
+
+fn yaml_string(s: &str) -> String {
+    let special = s.is_empty()
+        || s.parse::<f64>().is_ok()
+        || matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
+        )
+        || s.starts_with([
+            ' ', '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
+        ])
+        || s.ends_with(' ')
+        || s.contains(": ")
+        || s.contains(" #")
+        || s.chars().any(|c| c.is_control());
+    if !special {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    json_string(s, &mut out);
+    out
+}

@@ -1,0 +1,529 @@
+//! Expression evaluation: references and scoping, selectors, indexes, operators and interpolation.
+
+use std::rc::Rc;
+
+use cue_syntax::ast::{self, BinaryOp, Decl, Expr, ExprKind, InterpPart, LabelKind, StringKind, UnaryOp};
+
+use crate::error::ErrorKind;
+use crate::eval::{Evaluator, unsupported};
+use crate::num::Num;
+use crate::ops;
+use crate::value::{BoundOp, Disj, VId, Value};
+use crate::vertex::{ArcKind, Conj, Env, Label, Scope, Src};
+
+/// What an identifier resolves to.
+enum Found<'a> {
+    Field(VId, Rc<str>),
+    Let(&'a Expr, Env<'a>),
+    Value(Value),
+}
+
+impl<'a> Evaluator<'a> {
+    /// Evaluates an expression in an environment; `ctx` is the node being evaluated.
+    pub(crate) fn eval_expr(&mut self, expr: &'a Expr, env: &Env<'a>, ctx: VId) -> Value {
+        match &expr.kind {
+            ExprKind::Ident(id) => self.eval_ident(&id.name, env, ctx),
+            ExprKind::Bottom => Value::error(ErrorKind::User, "explicit error (_|_ literal) in source"),
+            ExprKind::Null => Value::Null,
+            ExprKind::Bool(b) => Value::Bool(*b),
+            ExprKind::Number(n) => match Num::parse(&n.text, n.is_int) {
+                Some(num) => Value::Num(num),
+                None => Value::error(ErrorKind::Eval, format!("invalid number literal {}", n.text)),
+            },
+            ExprKind::String(s) => match s.kind {
+                StringKind::String => Value::Str(Rc::from(&*s.as_str())),
+                StringKind::Bytes => Value::Bytes(Rc::from(&s.value[..])),
+            },
+            ExprKind::Interpolation(i) => self.interpolate(i, env, ctx),
+            ExprKind::List(_) | ExprKind::Struct(_) => {
+                let conj = Conj { src: Src::Expr(expr), env: env.clone(), groups: Rc::from([]), embed: None };
+                let t = self.temp_vertex(ctx, conj);
+                if matches!(expr.kind, ExprKind::List(_)) { Value::List(t) } else { Value::Struct(t) }
+            }
+            ExprKind::Paren(inner) => self.eval_expr(inner, env, ctx),
+            ExprKind::Unary { op, operand } => self.eval_unary(*op, operand, env, ctx),
+            ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, ctx),
+            ExprKind::Selector { base, selector } => {
+                let name = match selector {
+                    ast::Selector::Ident(id) => Rc::from(&*id.name),
+                    ast::Selector::String(s) => Rc::from(&*s.as_str()),
+                };
+                let base = self.eval_expr(base, env, ctx);
+                match self.select(base, &Label::Field(name)) {
+                    Ok(v) => self.vertex_value(v),
+                    Err(e) => e,
+                }
+            }
+            ExprKind::Index { base, index } => {
+                let base = self.eval_expr(base, env, ctx);
+                let index = ops::default_of(&self.eval_expr(index, env, ctx));
+                self.index(base, index)
+            }
+            ExprKind::Slice { base, low, high } => self.eval_slice(base, low.as_deref(), high.as_deref(), env, ctx),
+            ExprKind::Call { func, args } => self.eval_call(func, args, env, ctx),
+            ExprKind::Alias { expr, .. } => self.eval_expr(expr, env, ctx),
+            ExprKind::Optional(_) => unsupported("optional reference `x?` (try experiment)"),
+            ExprKind::Spread(_) => unsupported("postfix spread `x...` (explicitopen experiment)"),
+            ExprKind::Error => Value::error(ErrorKind::Eval, "invalid expression"),
+        }
+    }
+
+    fn eval_ident(&mut self, name: &str, env: &Env<'a>, ctx: VId) -> Value {
+        if name == "_" {
+            return Value::Top;
+        }
+        match self.lookup(name, env) {
+            Some(Found::Field(vid, label)) => match self.field_of(vid, &label) {
+                Some(arc) => self.vertex_value(arc),
+                None => {
+                    self.eval_vertex(vid);
+                    match self.field_of(vid, &label) {
+                        Some(arc) => self.vertex_value(arc),
+                        None => Value::error(ErrorKind::Cycle, format!("cycle with field: {name}")),
+                    }
+                }
+            },
+            Some(Found::Let(expr, env)) => self.eval_expr(expr, &env, ctx),
+            Some(Found::Value(v)) => v,
+            None => self.predeclared(name),
+        }
+    }
+
+    fn field_of(&self, vid: VId, label: &Rc<str>) -> Option<VId> {
+        self.vertices[vid].arcs.get(&Label::Field(label.clone())).map(|a| a.vid)
+    }
+
+    fn lookup(&self, name: &str, env: &Env<'a>) -> Option<Found<'a>> {
+        let mut cur = env.clone();
+        while let Some(frame) = cur.clone() {
+            match &frame.scope {
+                Scope::Bind { name: bound, value } if &**bound == name => return Some(Found::Value(value.clone())),
+                Scope::Bind { .. } => {}
+                Scope::Struct { vid, decls } => {
+                    for decls in decls {
+                        if let Some(found) = find_decl(decls, name, *vid, &cur) {
+                            return Some(found);
+                        }
+                    }
+                    if frame.parent.is_none()
+                        && let Some(path) = self.import_path(name)
+                    {
+                        return Some(Found::Value(unsupported(&format!("import \"{path}\""))));
+                    }
+                }
+            }
+            cur = frame.parent.clone();
+        }
+        None
+    }
+
+    fn import_path(&self, name: &str) -> Option<String> {
+        for file in self.files {
+            for spec in file.imports.iter().flat_map(|i| &i.specs) {
+                let path = spec.path.as_str().to_string();
+                let base = path.split(':').next().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
+                let local = spec.name.as_ref().map_or(base, |n| n.name.to_string());
+                if local == name {
+                    return Some(path);
+                }
+            }
+        }
+        None
+    }
+
+    fn predeclared(&mut self, name: &str) -> Value {
+        match crate::builtins::predeclared(name) {
+            Some(v) => v,
+            None => Value::error(ErrorKind::NotFound, format!("reference \"{name}\" not found")),
+        }
+    }
+
+    /// Selects a field of a struct value, following the default of a disjunction.
+    pub(crate) fn select(&mut self, base: Value, label: &Label) -> Result<VId, Value> {
+        let base = ops::default_of(&base);
+        let t = match base {
+            Value::Struct(t) | Value::List(t) => t,
+            Value::Bottom(_) => return Err(base),
+            Value::Disj(_) => {
+                return Err(Value::error(ErrorKind::Incomplete, format!("unresolved disjunction {base}")));
+            }
+            other if other.is_atom() => {
+                let message = format!("invalid selector {:?} for value of type {}", label, other.kinds().name());
+                return Err(Value::error(ErrorKind::Eval, message));
+            }
+            other => return Err(Value::error(ErrorKind::Incomplete, format!("incomplete value {other}"))),
+        };
+        let value = self.vertex_value(t);
+        match value {
+            Value::Bottom(_) => return Err(value),
+            Value::Struct(s) | Value::List(s) if s != t => return self.select(value, label),
+            Value::Disj(_) => return self.select(value, label),
+            _ => {}
+        }
+        match self.vertices[t].arcs.get(label) {
+            Some(arc) if arc.kind == ArcKind::Regular || !label.is_regular() => Ok(arc.vid),
+            Some(arc) if arc.kind == ArcKind::Required => Ok(arc.vid),
+            _ => {
+                let name = match label {
+                    Label::Field(n) => n.to_string(),
+                    Label::Index(i) => i.to_string(),
+                };
+                Err(Value::error(ErrorKind::Undefined, format!("undefined field: {name}")))
+            }
+        }
+    }
+
+    fn index(&mut self, base: Value, index: Value) -> Value {
+        let base = ops::default_of(&base);
+        if base.is_bottom() {
+            return base;
+        }
+        let label = match (&base, &index) {
+            (_, Value::Bottom(_)) => return index,
+            (Value::List(t), Value::Num(n)) => match n.to_i64() {
+                Some(i) if i >= 0 => {
+                    self.vertex_value(*t);
+                    let len = self.vertices[*t].arcs.len();
+                    if i as usize >= len && !self.vertices[*t].open_list {
+                        let message = format!("index out of range [{i}] with length {len}");
+                        return Value::error(ErrorKind::Index, message);
+                    }
+                    Label::Index(i as usize)
+                }
+                _ => return Value::error(ErrorKind::Index, format!("invalid index {n} (index must be non-negative)")),
+            },
+            (Value::Str(s), Value::Num(n)) => return self.index_string(s, n),
+            (Value::Struct(_), Value::Str(s)) => Label::Field(s.clone()),
+            (_, i) if !i.is_atom() => return Value::error(ErrorKind::Incomplete, format!("incomplete index {i}")),
+            (b, _) if !b.is_atom() && !matches!(b, Value::Struct(_) | Value::List(_)) => {
+                return Value::error(ErrorKind::Incomplete, format!("incomplete value {b}"));
+            }
+            (b, i) => return Value::error(ErrorKind::Eval, format!("invalid index {i} for {b}")),
+        };
+        match self.select(base, &label) {
+            Ok(v) => self.vertex_value(v),
+            Err(e) => e,
+        }
+    }
+
+    fn index_string(&self, s: &str, n: &Num) -> Value {
+        let _ = s;
+        Value::error(ErrorKind::Eval, format!("cannot index string with {n}"))
+    }
+
+    fn eval_slice(
+        &mut self,
+        base: &'a Expr,
+        low: Option<&'a Expr>,
+        high: Option<&'a Expr>,
+        env: &Env<'a>,
+        ctx: VId,
+    ) -> Value {
+        let base = ops::default_of(&self.eval_expr(base, env, ctx));
+        let Value::List(t) = base else {
+            return unsupported("slices of values other than lists");
+        };
+        self.vertex_value(t);
+        let len = self.vertices[t].arcs.len();
+        let bound = |e: Option<&'a Expr>, dflt: usize, ev: &mut Self| match e {
+            None => Ok(dflt),
+            Some(e) => match ops::default_of(&ev.eval_expr(e, env, ctx)) {
+                Value::Num(n) => n.to_i64().filter(|i| *i >= 0).map(|i| i as usize).ok_or(()),
+                _ => Err(()),
+            },
+        };
+        let (Ok(lo), Ok(hi)) = (bound(low, 0, self), bound(high, len, self)) else {
+            return Value::error(ErrorKind::Eval, "invalid slice index");
+        };
+        if lo > hi || hi > len {
+            return Value::error(ErrorKind::Index, format!("index out of range [{hi}] with length {len}"));
+        }
+        let elems: Vec<Value> = (lo..hi)
+            .map(|i| self.vertices[t].arcs.get(&Label::Index(i)).map(|a| a.vid))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| self.vertex_value(v))
+            .collect();
+        self.make_list(ctx, elems)
+    }
+
+    /// Builds a closed list node from values.
+    pub(crate) fn make_list(&mut self, ctx: VId, elems: Vec<Value>) -> Value {
+        let (parent, label) = (self.vertices[ctx].parent, self.vertices[ctx].label.clone());
+        let t = self.new_vertex(parent, label);
+        for (i, e) in elems.into_iter().enumerate() {
+            let arc = self.new_vertex(Some(t), Some(Label::Index(i)));
+            let conj = Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None };
+            self.vertices[arc].conjs.push(conj);
+            self.vertices[t].arcs.insert(Label::Index(i), crate::vertex::Arc { vid: arc, kind: ArcKind::Regular });
+        }
+        self.vertices[t].state = crate::vertex::State::Done;
+        self.vertices[t].value = Value::List(t);
+        Value::List(t)
+    }
+
+    fn eval_unary(&mut self, op: UnaryOp, operand: &'a Expr, env: &Env<'a>, ctx: VId) -> Value {
+        let value = self.eval_expr(operand, env, ctx);
+        if op == UnaryOp::Default {
+            return value;
+        }
+        let value = ops::default_of(&value);
+        if value.is_bottom() {
+            return value;
+        }
+        let bound = match op {
+            UnaryOp::Plus => return value,
+            UnaryOp::Minus => return ops::negate(&value),
+            UnaryOp::Not => {
+                return match value {
+                    Value::Bool(b) => Value::Bool(!b),
+                    v if v.is_atom() => Value::error(ErrorKind::Eval, format!("invalid operation !{v}")),
+                    v => Value::error(
+                        ErrorKind::Incomplete,
+                        format!("invalid operand {v} ('!' requires concrete value)"),
+                    ),
+                };
+            }
+            UnaryOp::Eq => return value,
+            UnaryOp::NotEq => BoundOp::Ne,
+            UnaryOp::Lt => BoundOp::Lt,
+            UnaryOp::Le => BoundOp::Le,
+            UnaryOp::Gt => BoundOp::Gt,
+            UnaryOp::Ge => BoundOp::Ge,
+            UnaryOp::Match => BoundOp::Match,
+            UnaryOp::NotMatch => BoundOp::NotMatch,
+            UnaryOp::Default => return value,
+        };
+        if !value.is_atom() {
+            let message = format!("invalid operand {value} ('{}' requires concrete value)", op.as_str());
+            return Value::error(ErrorKind::Incomplete, message);
+        }
+        Value::Bound(bound, Rc::new(value))
+    }
+
+    fn eval_binary(&mut self, op: BinaryOp, lhs: &'a Expr, rhs: &'a Expr, env: &Env<'a>, ctx: VId) -> Value {
+        match op {
+            BinaryOp::Disjunction => self.eval_disjunction(lhs, rhs, env, ctx),
+            BinaryOp::Unification => {
+                let a = self.eval_expr(lhs, env, ctx);
+                let b = self.eval_expr(rhs, env, ctx);
+                self.unify_values(a, b, ctx)
+            }
+            BinaryOp::Eq | BinaryOp::NotEq if is_bottom_literal(lhs) || is_bottom_literal(rhs) => {
+                let other = if is_bottom_literal(lhs) { rhs } else { lhs };
+                let value = self.eval_expr(other, env, ctx);
+                Value::Bool(value.is_bottom() == (op == BinaryOp::Eq))
+            }
+            BinaryOp::And | BinaryOp::Or => {
+                let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
+                if let Value::Bool(x) = a
+                    && x == (op == BinaryOp::Or)
+                {
+                    return Value::Bool(x);
+                }
+                let b = ops::default_of(&self.eval_expr(rhs, env, ctx));
+                ops::binary(op, &a, &b)
+            }
+            _ => {
+                let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
+                let b = ops::default_of(&self.eval_expr(rhs, env, ctx));
+                self.binary_nodes(op, a, b)
+            }
+        }
+    }
+
+    fn binary_nodes(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {
+        if matches!(op, BinaryOp::Eq | BinaryOp::NotEq)
+            && let (Value::List(x), Value::List(y)) | (Value::Struct(x), Value::Struct(y)) = (&a, &b)
+        {
+            let equal = crate::export::equal_nodes(self, *x, *y);
+            return Value::Bool(equal == (op == BinaryOp::Eq));
+        }
+        if op == BinaryOp::Add
+            && let (Value::List(x), Value::List(y)) = (&a, &b)
+        {
+            let mut elems = crate::builtins::list_values(self, *x);
+            elems.extend(crate::builtins::list_values(self, *y));
+            return self.make_list(*x, elems);
+        }
+        ops::binary(op, &a, &b)
+    }
+
+    /// Unifies two values, building a node when either is a struct, list or such a disjunction.
+    pub(crate) fn unify_values(&mut self, a: Value, b: Value, ctx: VId) -> Value {
+        if !is_nodeish(&a) && !is_nodeish(&b) {
+            return ops::unify(&a, &b);
+        }
+        let conj = |v: Value| Conj { src: Src::Value(v), env: None, groups: Rc::from([]), embed: None };
+        let t = self.temp_vertex(ctx, conj(a));
+        self.vertices[t].conjs.push(conj(b));
+        self.vertex_value(t)
+    }
+
+    fn eval_disjunction(&mut self, lhs: &'a Expr, rhs: &'a Expr, env: &Env<'a>, ctx: VId) -> Value {
+        let mut operands = Vec::new();
+        collect_disjuncts(lhs, &mut operands);
+        collect_disjuncts(rhs, &mut operands);
+        let any_marked = operands.iter().any(|(_, m)| *m);
+        let mut branches = Vec::new();
+        let mut has_default = any_marked;
+        for (expr, marked) in operands {
+            match self.eval_expr(expr, env, ctx) {
+                Value::Disj(inner) => {
+                    for (v, idef) in inner.branches.iter() {
+                        let default = if any_marked { marked && (*idef || !inner.has_default) } else { *idef };
+                        branches.push((v.clone(), default));
+                    }
+                    has_default |= inner.has_default;
+                }
+                v => branches.push((v, marked)),
+            }
+        }
+        if !has_default {
+            branches.iter_mut().for_each(|b| b.1 = false);
+        }
+        ops::normalize(branches, has_default)
+    }
+
+    /// Evaluates an interpolated string or bytes literal.
+    pub(crate) fn interpolate(&mut self, i: &'a ast::Interpolation, env: &Env<'a>, ctx: VId) -> Value {
+        let mut out: Vec<u8> = Vec::new();
+        for part in &i.parts {
+            match part {
+                InterpPart::Text(t) => out.extend_from_slice(t),
+                InterpPart::Expr(e) => match ops::default_of(&self.eval_expr(e, env, ctx)) {
+                    Value::Str(s) => out.extend_from_slice(s.as_bytes()),
+                    Value::Bytes(b) => out.extend_from_slice(&b),
+                    Value::Num(n) => out.extend_from_slice(n.to_string().as_bytes()),
+                    Value::Bool(b) => out.extend_from_slice(b.to_string().as_bytes()),
+                    Value::Bottom(e) => return Value::Bottom(e),
+                    v @ (Value::Struct(_) | Value::List(_) | Value::Null) => {
+                        let message = format!("invalid interpolation: cannot use {v} as string");
+                        return Value::error(ErrorKind::Eval, message);
+                    }
+                    v => {
+                        let message =
+                            format!("invalid interpolation: non-concrete value {v} (type {})", v.kinds().name());
+                        return Value::error(ErrorKind::Incomplete, message);
+                    }
+                },
+            }
+        }
+        match i.kind {
+            StringKind::String => Value::Str(Rc::from(String::from_utf8_lossy(&out).as_ref())),
+            StringKind::Bytes => Value::Bytes(Rc::from(out)),
+        }
+    }
+
+    fn eval_call(&mut self, func: &'a Expr, args: &'a [Expr], env: &Env<'a>, ctx: VId) -> Value {
+        let f = self.eval_expr(func, env, ctx);
+        let name = match f {
+            Value::Func(name) => name,
+            Value::Bottom(_) => return f,
+            other => return Value::error(ErrorKind::Eval, format!("cannot call non-function {other}")),
+        };
+        let values: Vec<Value> = args.iter().map(|a| self.eval_expr(a, env, ctx)).collect();
+        crate::builtins::call(self, name, values, ctx)
+    }
+}
+
+fn is_nodeish(v: &Value) -> bool {
+    match v {
+        Value::Struct(_) | Value::List(_) => true,
+        Value::Disj(d) => d.branches.iter().any(|(b, _)| is_nodeish(b)),
+        _ => false,
+    }
+}
+
+fn is_bottom_literal(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Bottom => true,
+        ExprKind::Paren(inner) => is_bottom_literal(inner),
+        _ => false,
+    }
+}
+
+fn collect_disjuncts<'a>(e: &'a Expr, out: &mut Vec<(&'a Expr, bool)>) {
+    match &e.kind {
+        ExprKind::Binary { op: BinaryOp::Disjunction, lhs, rhs } => {
+            collect_disjuncts(lhs, out);
+            collect_disjuncts(rhs, out);
+        }
+        ExprKind::Unary { op: UnaryOp::Default, operand } => out.push((operand, true)),
+        _ => out.push((e, false)),
+    }
+}
+
+fn find_decl<'a>(decls: &'a [Decl], name: &str, vid: VId, env: &Env<'a>) -> Option<Found<'a>> {
+    for decl in decls {
+        match decl {
+            Decl::Field(f) => {
+                let alias = f.label.alias.as_ref().is_some_and(|a| &*a.name == name);
+                let matches = matches!(&f.label.kind, LabelKind::Ident(id) if &*id.name == name);
+                if alias || matches {
+                    let label: Rc<str> = match &f.label.kind {
+                        LabelKind::Ident(id) => Rc::from(&*id.name),
+                        LabelKind::String(s) => Rc::from(&*s.as_str()),
+                        _ => return Some(Found::Value(unsupported("alias of a dynamic or pattern label"))),
+                    };
+                    return Some(Found::Field(vid, label));
+                }
+            }
+            Decl::Let(l) if &*l.name.name == name => return Some(Found::Let(&l.value, env.clone())),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Builds a disjunction value from branches (used by `or`).
+pub(crate) fn disjunction(branches: Vec<Value>) -> Value {
+    let d = Disj { branches: branches.into_iter().map(|b| (b, false)).collect(), has_default: false };
+    ops::normalize(d.branches, false)
+}
+
+impl<'a> Evaluator<'a> {
+    /// Resolves a reference expression (`a`, `a.b`, `a["b"]`) to the node it names.
+    fn resolve_vertex(&mut self, expr: &'a Expr, env: &Env<'a>, ctx: VId) -> Result<VId, Value> {
+        match &expr.kind {
+            ExprKind::Ident(id) => match self.lookup(&id.name, env) {
+                Some(Found::Field(vid, label)) => {
+                    self.eval_vertex(vid);
+                    self.field_of(vid, &label).ok_or_else(|| Value::error(ErrorKind::Cycle, "cycle"))
+                }
+                _ => Err(self.eval_expr(expr, env, ctx)),
+            },
+            ExprKind::Selector { base, selector } => {
+                let name = match selector {
+                    ast::Selector::Ident(id) => Rc::from(&*id.name),
+                    ast::Selector::String(s) => Rc::from(&*s.as_str()),
+                };
+                let base = match self.resolve_vertex(base, env, ctx) {
+                    Ok(v) => self.vertex_value(v),
+                    Err(e) => e,
+                };
+                self.select(base, &Label::Field(name))
+            }
+            ExprKind::Paren(inner) => self.resolve_vertex(inner, env, ctx),
+            _ => Err(self.eval_expr(expr, env, ctx)),
+        }
+    }
+
+    /// Exports the value of an expression evaluated at the package root (`-e expr`).
+    pub fn export_expr(&mut self, expr: &'a Expr, errors: &mut Vec<crate::Diagnostic>) -> Option<crate::Data> {
+        let root = self.root;
+        let env = self.root_env(0);
+        self.eval_vertex(root);
+        let vid = match self.resolve_vertex(expr, &env, root) {
+            Ok(v) => v,
+            Err(value) => {
+                let conj = Conj { src: Src::Value(value), env: None, groups: Rc::from([]), embed: None };
+                let t = self.new_vertex(None, None);
+                self.vertices[t].conjs.push(conj);
+                t
+            }
+        };
+        self.export_node(vid, errors)
+    }
+}
