@@ -15,6 +15,7 @@ mod manifest;
 mod policy;
 mod resource_graph;
 mod transform;
+pub mod units;
 
 pub use conditions::{ConditionType, set_condition};
 pub use manifest::{ManifestError, parse_transform};

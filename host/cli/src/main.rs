@@ -4,7 +4,6 @@ mod exit;
 mod output;
 mod render;
 mod run;
-mod units;
 
 use std::process::ExitCode;
 

@@ -13,7 +13,7 @@ use pequod_sandbox::{RenderError, Sandbox, SandboxLimits, SandboxOptions};
 
 use crate::exit::Failure;
 use crate::output;
-use crate::units::{parse_bytes, parse_duration};
+use pequod_api::units::{parse_bytes, parse_duration};
 
 const EXIT_CODES: &str = "\
 Exit codes:

@@ -1,7 +1,6 @@
 //! The cluster's PlatformPolicies, combined: the strictest limit wins, denials add up.
 
-use std::time::Duration;
-
+use pequod_api::units::{parse_bytes as quantity, parse_duration as duration};
 use pequod_api::{GroupKind, PlatformPolicy};
 use pequod_graph::{ObjectIdentity, Phase, Violation};
 use pequod_sandbox::SandboxLimits;
@@ -77,39 +76,10 @@ impl EffectivePolicy {
     }
 }
 
-/// Parses a Kubernetes-style byte quantity (`256Mi`, `1G`, `1048576`).
-pub(crate) fn quantity(text: &str) -> Result<usize, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number: usize = number.parse().map_err(|_| format!("{text:?} is not a quantity like 256Mi"))?;
-    let multiplier: usize = match suffix {
-        "" => 1,
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "k" => 1_000,
-        "M" => 1_000_000,
-        "G" => 1_000_000_000,
-        other => return Err(format!("unknown quantity suffix {other:?} in {text:?}")),
-    };
-    number.checked_mul(multiplier).ok_or_else(|| format!("{text:?} is too large"))
-}
-
-/// Parses a duration (`1500ms`, `2s`, `1m`).
-pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 1500ms or 2s"))?;
-    match suffix {
-        "ms" => Ok(Duration::from_millis(number)),
-        "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        _ => Err(format!("{text:?} needs a unit: ms, s or m")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use pequod_api::{PlatformPolicySpec, SandboxPolicy, TargetRules};
 

@@ -1,4 +1,4 @@
-//! Parsing of sizes (`256Mi`) and durations (`1500ms`) given as flags.
+//! Parsing of sizes (`256Mi`) and durations (`1500ms`), as written in CLI flags and in PlatformPolicies.
 
 use std::time::Duration;
 
