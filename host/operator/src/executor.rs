@@ -5,16 +5,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
-use kube::{Resource, ResourceExt};
 use pequod_api::{
     ConditionType, FIELD_MANAGER, GraphPhase, InventoryEntry, InventoryMode, NodeState, NodeStatus, ResourceGraph,
     ResourceGraphStatus, set_condition,
 };
 use pequod_graph::{ConflictPolicy, DeletionPolicy, Node};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::{Context, Error, now, readiness};
@@ -90,7 +90,7 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
         graph.spec.graph.nodes.iter().filter_map(|node| states.remove(node.id.as_str())).collect();
     let status = summarise(graph, nodes, inventory.into_values().collect(), &prune_errors, &previous);
     let phase = status.phase;
-    write_status(graph, namespace, &status, context).await?;
+    crate::write_status(&context.client, graph, namespace, &status).await?;
     Ok(match phase {
         GraphPhase::Ready => Action::requeue(RESYNC),
         GraphPhase::Failed => Action::requeue(Duration::from_secs(10)),
@@ -258,22 +258,6 @@ fn summarise(
         inventory,
         conditions,
     }
-}
-
-async fn write_status(
-    graph: &ResourceGraph,
-    namespace: &str,
-    status: &ResourceGraphStatus,
-    context: &Context,
-) -> Result<(), Error> {
-    let api: Api<ResourceGraph> = Api::namespaced(context.client.clone(), namespace);
-    let patch = json!({
-        "apiVersion": ResourceGraph::api_version(&()),
-        "kind": ResourceGraph::kind(&()),
-        "status": status,
-    });
-    api.patch_status(&graph.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch)).await?;
-    Ok(())
 }
 
 /// A stable key of the object a node holds: group/kind/namespace/name.

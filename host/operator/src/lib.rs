@@ -72,6 +72,28 @@ pub async fn run(context: Arc<Context>) {
     futures::join!(transform_controller, graph_controller);
 }
 
+/// Writes `status` into the status subresource of `object` with Server-Side Apply, as field manager
+/// [`pequod_api::FIELD_MANAGER`]; an unchanged status is a no-op on the server.
+pub(crate) async fn write_status<K>(
+    client: &Client,
+    object: &K,
+    namespace: &str,
+    status: &impl serde::Serialize,
+) -> Result<(), Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    use kube::ResourceExt as _;
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let patch = serde_json::json!({"apiVersion": K::api_version(&()), "kind": K::kind(&()), "status": status});
+    let params = kube::api::PatchParams::apply(pequod_api::FIELD_MANAGER).force();
+    api.patch_status(&object.name_any(), &params, &kube::api::Patch::Apply(&patch)).await?;
+    Ok(())
+}
+
 /// The current time as a Kubernetes timestamp.
 pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now())

@@ -37,7 +37,7 @@ pub(crate) async fn reconcile(transform: Arc<Transform>, context: Arc<Context>) 
             now(),
         );
     }
-    write_status(&context, &transform, &namespace, &status).await?;
+    crate::write_status(&context.client, &*transform, &namespace, &status).await?;
     match outcome {
         Ok(()) => Ok(Action::requeue(RESYNC)),
         Err(step) if step.transient => Ok(Action::requeue(Duration::from_secs(10))),
@@ -231,24 +231,6 @@ fn report_progress(
         _ => (false, "Progressing", format!("{ready}/{total} nodes ready")),
     };
     set_condition(&mut status.conditions, ConditionType::Ready, ok, reason, message, generation, now());
-    Ok(())
-}
-
-async fn write_status(
-    context: &Context,
-    transform: &Transform,
-    namespace: &str,
-    status: &TransformStatus,
-) -> Result<(), Error> {
-    let transforms: Api<Transform> = Api::namespaced(context.client.clone(), namespace);
-    let patch = json!({
-        "apiVersion": Transform::api_version(&()),
-        "kind": Transform::kind(&()),
-        "status": status,
-    });
-    transforms
-        .patch_status(&transform.name_any(), &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
-        .await?;
     Ok(())
 }
 
