@@ -271,15 +271,7 @@ fn write_yaml_list(items: &[Data], indent: usize, out: &mut String) {
                 out.push(' ');
                 out.push_str(&inner[indent + 2..]);
             }
-            Data::List(l) if !l.is_empty() => {
-                out.push('\n');
-                write_yaml_list(l, indent + 2, out);
-            }
-            other => {
-                out.push(' ');
-                out.push_str(&yaml_scalar(other));
-                out.push('\n');
-            }
+            other => write_yaml_child(other, indent, out),
         }
     }
 }
