@@ -26,6 +26,10 @@ pub struct ResourceGraphSpec {
     /// The Graph artifact, as the module rendered it and the host validated it.
     #[schemars(schema_with = "crate::free_form_object")]
     pub graph: Graph,
+    /// Existing objects the graph may take over (copied from the Transform's `spec.adopt`); any other object
+    /// that already exists and is not Pequod's is refused rather than silently taken.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adopt: Vec<crate::AdoptTarget>,
 }
 
 /// The state of a graph's execution.
@@ -123,6 +127,12 @@ pub struct InventoryEntry {
     /// A hash of the object as last applied, to skip unchanged applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_hash: Option<String>,
+    /// A hash of the applied fields as the server stored them, to tell drift from normalisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_hash: Option<String>,
+    /// What happens to the object when it leaves the graph or the graph is deleted (`Delete` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<pequod_graph::DeletionPolicy>,
 }
 
 /// How Pequod holds an object.

@@ -1,9 +1,10 @@
 //! `pequod run`: the operator.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use pequod_operator::Context;
+use pequod_operator::{Context, LeaderElection, Options, RunOptions};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 
 use crate::exit::Failure;
@@ -14,12 +15,44 @@ pub struct RunArgs {
     /// Where compiled modules are cached (default: $PEQUOD_CACHE_DIR, else ~/.cache/pequod/components).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Address of the /healthz, /readyz and /metrics endpoints; `off` serves none.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    metrics_bind_address: String,
+    /// Elect a leader through a Lease so that only one replica reconciles (use with several replicas).
+    #[arg(long)]
+    leader_elect: bool,
+    /// Namespace of the leader Lease (default: $POD_NAMESPACE, else the service account's, else `default`).
+    #[arg(long, value_name = "NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the leader Lease.
+    #[arg(long, value_name = "NAME", default_value = "pequod-operator")]
+    leader_election_id: String,
+    /// How many Transforms (and, separately, ResourceGraphs) are reconciled at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    concurrency: u16,
+    /// Render every reconcile instead of reusing the last render of an unchanged Transform.
+    #[arg(long)]
+    no_render_cache: bool,
 }
 
 /// Runs the controllers against the cluster of the current kubeconfig (or the in-cluster service account)
 /// until interrupted.
 pub fn run(args: RunArgs) -> Result<(), Failure> {
-    let RunArgs { cache_dir } = args;
+    let metrics_address = match args.metrics_bind_address.as_str() {
+        "off" | "0" => None,
+        address => Some(address.parse::<SocketAddr>().map_err(|error| {
+            Failure::Io(format!("--metrics-bind-address {address:?} is not an address like 0.0.0.0:8080: {error}"))
+        })?),
+    };
+    let leader_election = args.leader_elect.then(|| {
+        let namespace = args.leader_election_namespace.clone().unwrap_or_else(default_namespace);
+        let identity = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("pequod-{}", std::process::id()));
+        LeaderElection::new(namespace, args.leader_election_id.clone(), identity)
+    });
+    let options =
+        Options { render_cache: !args.no_render_cache, concurrency: args.concurrency.max(1), ..Options::default() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,10 +61,22 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let client = kube::Client::try_default()
             .await
             .map_err(|error| Failure::Io(format!("cannot reach the cluster (check KUBECONFIG): {error}")))?;
-        let cache_dir = cache_dir.or_else(crate::render::default_cache_dir);
+        let cache_dir = args.cache_dir.or_else(crate::render::default_cache_dir);
         let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
         tracing::info!("pequod operator started");
-        pequod_operator::run(Context::new(client, sandbox)).await;
-        Ok(())
+        let context = Context::with_options(client, sandbox, options);
+        pequod_operator::run_with(context, RunOptions { metrics_address, leader_election })
+            .await
+            .map_err(|error| Failure::Io(error.to_string()))
     })
+}
+
+/// The namespace the operator runs in, for its Lease.
+fn default_namespace() -> String {
+    std::env::var("POD_NAMESPACE")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok())
+        .map(|namespace| namespace.trim().to_owned())
+        .filter(|namespace| !namespace.is_empty())
+        .unwrap_or_else(|| "default".to_owned())
 }

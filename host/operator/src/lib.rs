@@ -11,24 +11,58 @@
 //! that requeues transient errors with a delay; permanent problems are written as conditions instead.
 
 mod discovery;
+mod drift;
 mod error;
+mod events;
 mod executor;
+mod leader;
+mod metrics;
 mod policy;
 mod readiness;
+mod server;
 mod source;
 mod transform;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures::StreamExt;
+use futures::channel::mpsc;
 use kube::Client;
 use kube::api::Api;
 use kube::runtime::Controller;
+use kube::runtime::controller::Config as ControllerConfig;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use pequod_api::{ResourceGraph, Transform};
 use pequod_sandbox::Sandbox;
 
 pub use crate::error::Error;
+pub use crate::leader::LeaderElection;
+pub use crate::metrics::Metrics;
+
+/// Settings of the controllers.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Reuse a Transform's last render while its module, input and context are unchanged.
+    pub render_cache: bool,
+    /// How many objects of each controller are reconciled at once.
+    pub concurrency: u16,
+    /// How many nodes of one wave are applied at once.
+    pub apply_concurrency: usize,
+    /// Watch only this namespace (`None`: the whole cluster).
+    pub namespace: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { render_cache: true, concurrency: 8, apply_concurrency: 8, namespace: None }
+    }
+}
 
 /// What the reconcilers share.
 pub struct Context {
@@ -36,40 +70,177 @@ pub struct Context {
     pub client: Client,
     /// The renderer sandbox.
     pub sandbox: Sandbox,
+    /// The operator's metrics.
+    pub metrics: Metrics,
+    /// Settings.
+    pub options: Options,
     /// Kinds resolved through discovery.
     discovery: discovery::Discovery,
+    /// Kubernetes Events about Transforms.
+    recorder: Recorder,
+    /// Watches of managed kinds, waking graphs whose objects drifted.
+    drift: drift::DriftWatches,
+    drift_triggers: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<ResourceGraph>>>>,
+    /// The last render of each Transform, keyed by namespace/name, with the hash of what produced it.
+    renders: Mutex<HashMap<String, (String, Arc<pequod_sandbox::Rendered>)>>,
+    /// Set once the API server answered and our CRDs are served.
+    api_ready: AtomicBool,
 }
 
 impl Context {
-    /// A context over `client` rendering in `sandbox`.
+    /// A context over `client` rendering in `sandbox`, with default options.
     pub fn new(client: Client, sandbox: Sandbox) -> Arc<Self> {
-        let discovery = discovery::Discovery::new(client.clone());
-        Arc::new(Self { client, sandbox, discovery })
+        Self::with_options(client, sandbox, Options::default())
     }
+
+    /// A context with explicit options.
+    pub fn with_options(client: Client, sandbox: Sandbox, options: Options) -> Arc<Self> {
+        let discovery = discovery::Discovery::new(client.clone());
+        let reporter = Reporter {
+            controller: "pequod".into(),
+            instance: std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok()),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        let (drift, triggers) = drift::DriftWatches::new(client.clone(), options.namespace.clone());
+        Arc::new(Self {
+            client,
+            sandbox,
+            metrics: Metrics::new(),
+            options,
+            discovery,
+            recorder,
+            drift,
+            drift_triggers: Mutex::new(Some(triggers)),
+            renders: Mutex::new(HashMap::new()),
+            api_ready: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the operator can do its job: `Err` says why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        if self.api_ready.load(Ordering::Relaxed) {
+            Ok(())
+        } else {
+            Err("the API server has not answered yet, or the Pequod CRDs are not installed \
+                 (install them with `pequod crds | kubectl apply -f -`)"
+                .into())
+        }
+    }
+
+    /// Checks that the API server serves our CRDs, and records the answer for `/readyz`.
+    pub async fn check_api(&self) -> Result<(), Error> {
+        let transforms: Api<Transform> = match &self.options.namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
+        };
+        let result = transforms.list_metadata(&kube::api::ListParams::default().limit(1)).await;
+        self.api_ready.store(result.is_ok(), Ordering::Relaxed);
+        result.map(|_| ()).map_err(Error::from)
+    }
+}
+
+/// How `pequod run` runs the operator.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served (`None`: not served).
+    pub metrics_address: Option<SocketAddr>,
+    /// Leader election (`None`: this replica always reconciles).
+    pub leader_election: Option<LeaderElection>,
+}
+
+/// Serves the endpoints, waits for leadership when asked, and runs the controllers until the process is
+/// asked to stop (`Ok`) or leadership is lost (`Err`).
+pub async fn run_with(context: Arc<Context>, options: RunOptions) -> Result<(), Error> {
+    if let Some(address) = options.metrics_address {
+        let bound = server::serve(address, Arc::clone(&context))
+            .await
+            .map_err(|error| Error::Invalid(format!("cannot serve metrics on {address}: {error}")))?;
+        tracing::info!(%bound, "serving /healthz, /readyz and /metrics");
+    }
+    if let Err(error) = context.check_api().await {
+        tracing::warn!(%error, "the API server does not serve the Pequod CRDs yet; install them with `pequod crds | kubectl apply -f -`");
+    }
+    let Some(election) = options.leader_election else {
+        run(context).await;
+        return Ok(());
+    };
+    let elector = leader::Elector::new(context.client.clone(), election);
+    elector.acquire().await;
+    let outcome = tokio::select! {
+        () = run(Arc::clone(&context)) => Ok(()),
+        () = elector.keep() => Err(Error::Invalid("lost leadership; exiting so that a restart rejoins the election".into())),
+    };
+    elector.release().await;
+    outcome
 }
 
 /// Runs both controllers until the process is asked to stop.
 pub async fn run(context: Arc<Context>) {
-    let transforms: Api<Transform> = Api::all(context.client.clone());
-    let graphs: Api<ResourceGraph> = Api::all(context.client.clone());
+    let (transforms, graphs): (Api<Transform>, Api<ResourceGraph>) = match &context.options.namespace {
+        Some(namespace) => {
+            (Api::namespaced(context.client.clone(), namespace), Api::namespaced(context.client.clone(), namespace))
+        }
+        None => (Api::all(context.client.clone()), Api::all(context.client.clone())),
+    };
+    let config = ControllerConfig::default().concurrency(context.options.concurrency);
+    let checker = Arc::clone(&context);
+    tokio::spawn(async move {
+        // Keep /readyz truthful while the CRDs get installed or the API server comes back.
+        loop {
+            let _ = checker.check_api().await;
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        }
+    });
     let transform_controller = Controller::new(transforms, WatcherConfig::default())
+        .with_config(config.clone())
         .owns(graphs.clone(), WatcherConfig::default())
         .shutdown_on_signal()
-        .run(transform::reconcile, transform::error_policy, Arc::clone(&context))
+        .run(
+            timed(transform::reconcile, metrics::ControllerKind::Transform),
+            transform::error_policy,
+            Arc::clone(&context),
+        )
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "transform reconcile ended with an error");
             }
         });
-    let graph_controller = Controller::new(graphs, WatcherConfig::default())
+    let triggers = context.drift_triggers.lock().expect("drift lock").take();
+    let mut graph_controller = Controller::new(graphs, WatcherConfig::default()).with_config(config);
+    if let Some(triggers) = triggers {
+        graph_controller = graph_controller.reconcile_on(triggers);
+    }
+    let graph_controller = graph_controller
         .shutdown_on_signal()
-        .run(executor::reconcile, executor::error_policy, context)
+        .run(timed(executor::reconcile, metrics::ControllerKind::ResourceGraph), executor::error_policy, context)
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "resource graph reconcile ended with an error");
             }
         });
     futures::join!(transform_controller, graph_controller);
+}
+
+/// What a reconciler returns, boxed so that the timing wrapper has one type.
+type Reconciled = std::pin::Pin<Box<dyn Future<Output = Result<kube::runtime::controller::Action, Error>> + Send>>;
+
+/// Wraps a reconciler to count it and time it.
+fn timed<K, F, Fut>(reconcile: F, controller: metrics::ControllerKind) -> impl Fn(Arc<K>, Arc<Context>) -> Reconciled
+where
+    K: Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = Result<kube::runtime::controller::Action, Error>> + Send + 'static,
+{
+    move |object, context| {
+        let reconcile = reconcile.clone();
+        Box::pin(async move {
+            let started = Instant::now();
+            let result = reconcile(object, Arc::clone(&context)).await;
+            let error = result.as_ref().err().map(Error::label);
+            context.metrics.reconciled(controller, started.elapsed(), error);
+            result
+        })
+    }
 }
 
 /// Writes `status` into the status subresource of `object` with Server-Side Apply, as field manager

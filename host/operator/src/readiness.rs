@@ -57,9 +57,25 @@ fn holds(predicate: &Readiness, live: &Value) -> Result<(), String> {
                 Err("waiting for the claim to be Bound".into())
             }
         }
-        Readiness::Cel { expr } => {
-            Err(format!("Cel readiness ({expr}) is not evaluated by this operator version; use a built-in predicate"))
-        }
+        Readiness::Cel { expr } => cel_holds(expr, live),
+    }
+}
+
+/// Evaluates a CEL expression with the live object bound to `self` (as in Kubernetes validation rules) and to
+/// `object`. It must yield a boolean; a missing field counts as "not ready yet" rather than an error, because
+/// status fields appear only as controllers fill them in.
+fn cel_holds(expr: &str, live: &Value) -> Result<(), String> {
+    let program =
+        cel::Program::compile(expr).map_err(|error| format!("Cel expression {expr:?} does not parse: {error}"))?;
+    let object = cel::to_value(live).map_err(|error| format!("the live object cannot be given to CEL: {error}"))?;
+    let mut context = cel::Context::default();
+    context.add_variable_from_value("self", object.clone());
+    context.add_variable_from_value("object", object);
+    match program.execute(&context) {
+        Ok(cel::Value::Bool(true)) => Ok(()),
+        Ok(cel::Value::Bool(false)) => Err(format!("waiting for Cel({expr}) to be true")),
+        Ok(other) => Err(format!("Cel({expr}) must be a boolean, got {other:?}")),
+        Err(error) => Err(format!("waiting for Cel({expr}): {error}")),
     }
 }
 
@@ -120,5 +136,21 @@ mod tests {
         assert!(check(&[gate(Some("Other"))], &live).is_err());
         assert!(check(&[Readiness::PvcBound], &live).is_err());
         assert!(check(&[], &live).is_ok());
+    }
+
+    #[test]
+    fn cel_sees_the_live_object_as_self() {
+        let live =
+            json!({"status": {"phase": "Active", "replicas": 3, "conditions": [{"type": "Synced", "status": "True"}]}});
+        let cel = |expr: &str| check(&[Readiness::Cel { expr: expr.into() }], &live);
+        assert_eq!(cel("self.status.phase == 'Active'"), Ok(()));
+        assert_eq!(cel("object.status.replicas >= 3"), Ok(()));
+        assert_eq!(cel("self.status.conditions.exists(c, c.type == 'Synced' && c.status == 'True')"), Ok(()));
+        assert_eq!(cel("self.status.replicas > 5"), Err("waiting for Cel(self.status.replicas > 5) to be true".into()));
+        assert!(
+            cel("self.status.missing == 1").unwrap_err().starts_with("waiting for Cel(self.status.missing == 1): ")
+        );
+        assert!(cel("self.status.phase").unwrap_err().contains("must be a boolean"));
+        assert!(cel("self.status.(").unwrap_err().contains("does not parse"));
     }
 }

@@ -13,15 +13,22 @@ use pequod_api::{
 use pequod_graph::{Graph, ObjectIdentity, Violation};
 use serde_json::json;
 
+use crate::events::Severity;
 use crate::policy::EffectivePolicy;
 use crate::{Context, Error, now, source};
 
 /// How often a Transform is looked at again when nothing changes, to pick up policy changes.
 const RESYNC: Duration = Duration::from_secs(300);
+/// How many Transforms' last renders are kept.
+const MAX_CACHED_RENDERS: usize = 10_000;
 
 /// Reconciles one Transform.
 pub(crate) async fn reconcile(transform: Arc<Transform>, context: Arc<Context>) -> Result<Action, Error> {
     let namespace = transform.namespace().ok_or_else(|| Error::Invalid("a Transform must be namespaced".into()))?;
+    if transform.metadata.deletion_timestamp.is_some() {
+        // Being deleted: its ResourceGraph's finalizer cleans up; writing the graph again would re-create it.
+        return Ok(Action::await_change());
+    }
     let mut status = transform.status.clone().unwrap_or_default();
     status.observed_generation = transform.metadata.generation;
     let generation = transform.metadata.generation;
@@ -59,6 +66,7 @@ async fn render_and_hand_over(
     status: &mut TransformStatus,
 ) -> Result<(), Stopped> {
     let generation = transform.metadata.generation;
+    let rendered_before = status.conditions.iter().find(|c| c.type_ == "Rendered").map(|c| c.message.clone());
     let mut condition = |kind, ok: bool, reason: &'static str, message: String| {
         set_condition(&mut status.conditions, kind, ok, reason, message.clone(), generation, now());
         if ok { Ok(()) } else { Err(Stopped { reason, message, transient: false }) }
@@ -82,8 +90,12 @@ async fn render_and_hand_over(
     };
     let module = match context.sandbox.load(&bytes) {
         Ok(module) => module,
-        Err(error) => return condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string()),
+        Err(error) => {
+            context.event(transform, Severity::Warning, "InvalidModule", error.to_string()).await;
+            return condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string());
+        }
     };
+    context.metrics.module_loaded(module.cache_outcome());
     let digest = module.digest().to_string();
     condition(ConditionType::SourceReady, true, "Resolved", format!("module {digest}"))?;
     condition(ConditionType::Verified, true, "NotRequired", "no signature is required for this source".into())?;
@@ -100,15 +112,19 @@ async fn render_and_hand_over(
     };
 
     let render_context = render_context(transform, Default::default(), Default::default());
-    let rendered = context.sandbox.render(&module, &transform.spec.input, &render_context, &policy.limits).await;
-    let rendered = match rendered {
+    let rendered = match render(transform, &module, &render_context, &policy, context).await {
         Ok(rendered) => rendered,
         Err(error) => {
             status.violations = match &error {
                 pequod_sandbox::RenderError::Rejected { violations } => violations.clone(),
                 _ => Vec::new(),
             };
-            return condition(ConditionType::Rendered, false, error.reason(), error.to_string());
+            let reason = error.reason();
+            let message = error.to_string();
+            if rendered_before.as_ref() != Some(&message) {
+                context.event(transform, Severity::Warning, reason, message.clone()).await;
+            }
+            return condition(ConditionType::Rendered, false, reason, message);
         }
     };
     status.resolved_cue_ref = Some(ResolvedCueRef {
@@ -122,6 +138,16 @@ async fn render_and_hand_over(
             .or_else(|| Some(now())),
         signer: None,
     });
+    if status.render_hash != rendered.graph.metadata.render_hash {
+        let note = format!(
+            "{} {} rendered {} nodes in {:.1} ms",
+            rendered.graph.metadata.module,
+            rendered.graph.metadata.version,
+            rendered.graph.nodes.len(),
+            rendered.elapsed.as_secs_f64() * 1e3
+        );
+        context.event(transform, Severity::Normal, "Rendered", note).await;
+    }
     status.render_hash = rendered.graph.metadata.render_hash.clone();
     status.violations = rendered.graph.violations.clone();
     let nodes = rendered.graph.nodes.len();
@@ -132,7 +158,7 @@ async fn render_and_hand_over(
         format!("{nodes} nodes in {} waves", rendered.plan.waves.len()),
     )?;
 
-    let mut graph = rendered.graph;
+    let mut graph = rendered.graph.clone();
     let violations = place_and_check(&mut graph, &policy, namespace, context).await.map_err(|message| Stopped {
         reason: "DiscoveryFailed",
         message,
@@ -140,6 +166,9 @@ async fn render_and_hand_over(
     })?;
     if !violations.is_empty() {
         let message = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        if status.violations != violations {
+            context.event(transform, Severity::Warning, "TargetDenied", message.clone()).await;
+        }
         status.violations = violations;
         return condition(ConditionType::PolicyPassed, false, "TargetDenied", message);
     }
@@ -157,6 +186,52 @@ async fn render_and_hand_over(
     })?;
     status.resource_graph_ref = Some(transform.name_any());
     report_progress(status, graph_status.as_ref(), nodes, generation)
+}
+
+/// Renders in the sandbox, or reuses the Transform's last render when nothing that goes into it changed:
+/// the module digest, the input, the context and the limits.
+async fn render(
+    transform: &Transform,
+    module: &pequod_sandbox::Module,
+    render_context: &pequod_graph::RenderContext,
+    policy: &EffectivePolicy,
+    context: &Context,
+) -> Result<Arc<pequod_sandbox::Rendered>, pequod_sandbox::RenderError> {
+    let key = format!("{}/{}", transform.namespace().unwrap_or_default(), transform.name_any());
+    let fingerprint = {
+        use sha2::{Digest as _, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(module.digest().to_string());
+        hasher.update(serde_json::to_vec(&transform.spec.input).unwrap_or_default());
+        hasher.update(serde_json::to_vec(render_context).unwrap_or_default());
+        hasher.update(format!("{:?}", policy.limits));
+        hex::encode(hasher.finalize())
+    };
+    if context.options.render_cache {
+        let cached = context.renders.lock().expect("render cache lock").get(&key).cloned();
+        if let Some((seen, rendered)) = cached
+            && seen == fingerprint
+        {
+            context.metrics.render_cache(true);
+            return Ok(rendered);
+        }
+        context.metrics.render_cache(false);
+    }
+    let result = context.sandbox.render(module, &transform.spec.input, render_context, &policy.limits).await;
+    match &result {
+        Ok(rendered) => context.metrics.rendered("ok", rendered.elapsed, rendered.fuel_used),
+        Err(error) => context.metrics.rendered(error.reason(), Duration::ZERO, None),
+    }
+    let rendered = Arc::new(result?);
+    if context.options.render_cache {
+        let mut renders = context.renders.lock().expect("render cache lock");
+        // Entries of deleted Transforms are never looked up again; start afresh rather than grow forever.
+        if renders.len() >= MAX_CACHED_RENDERS {
+            renders.clear();
+        }
+        renders.insert(key, (fingerprint, Arc::clone(&rendered)));
+    }
+    Ok(rendered)
 }
 
 /// Puts namespaced objects without a namespace into the Transform's, and checks every object against the
@@ -201,7 +276,8 @@ async fn hand_over(
 ) -> Result<Option<pequod_api::ResourceGraphStatus>, kube::Error> {
     let graphs: Api<ResourceGraph> = Api::namespaced(context.client.clone(), namespace);
     let name = transform.name_any();
-    let mut resource_graph = ResourceGraph::new(&name, ResourceGraphSpec { graph });
+    let spec = ResourceGraphSpec { graph, adopt: transform.spec.adopt.clone() };
+    let mut resource_graph = ResourceGraph::new(&name, spec);
     resource_graph.metadata.owner_references = transform.controller_owner_ref(&()).map(|owner| vec![owner]);
     let applied =
         graphs.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&resource_graph)).await?;

@@ -1,70 +1,22 @@
 //! The operator on a real kube-apiserver: a Transform becomes a ResourceGraph whose objects are applied in
 //! dependency order, gated on readiness, pruned when they leave the graph, and deleted with the Transform.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{Operator, apply_transform, cluster, condition, eventually, transform};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Service;
-use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use pequod_api::{ResourceGraph, Transform};
-use pequod_operator::Context;
-use pequod_sandbox::{Sandbox, SandboxOptions};
-use pequod_test_harness::{TestCluster, mark_deployment_available};
-use serde_json::{Value, json};
-
-async fn start_operator() -> (&'static TestCluster, Client) {
-    let cluster = TestCluster::shared().await;
-    cluster.install_crds(&pequod_api::crds()).await.expect("CRDs install");
-    let client = cluster.client();
-    let context = Context::new(client.clone(), Sandbox::new(SandboxOptions::default()).expect("sandbox"));
-    tokio::spawn(pequod_operator::run(Arc::clone(&context)));
-    (cluster, client)
-}
-
-fn transform(name: &str, input: Value) -> Value {
-    json!({
-        "apiVersion": "platform.pequod.io/v1alpha1",
-        "kind": "Transform",
-        "metadata": {"name": name},
-        "spec": {"cueRef": {"type": "embedded", "ref": "webservice-example"}, "input": input}
-    })
-}
-
-async fn apply_transform(client: &Client, namespace: &str, name: &str, input: Value) {
-    let api: Api<Transform> = Api::namespaced(client.clone(), namespace);
-    api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&transform(name, input))).await.unwrap();
-}
-
-/// Polls `check` until it returns `Some`, or fails the test after a minute with `what`.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-fn condition<'a>(
-    transform: &'a Transform,
-    kind: &str,
-) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    transform.status.as_ref()?.conditions.iter().find(|condition| condition.type_ == kind)
-}
+use pequod_test_harness::mark_deployment_available;
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transform_lifecycle_on_a_real_api_server() {
-    let (cluster, client) = start_operator().await;
+    let (cluster, client) = cluster().await;
     let namespace = cluster.namespace("lifecycle").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
     let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
     let services: Api<Service> = Api::namespaced(client.clone(), &namespace);
@@ -132,8 +84,9 @@ async fn transform_lifecycle_on_a_real_api_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_limits_and_missing_modules_are_conditions() {
-    let (cluster, client) = start_operator().await;
+    let (cluster, client) = cluster().await;
     let namespace = cluster.namespace("conditions").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
     let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
     let mut missing = transform("missing", json!({}));
     missing["spec"]["cueRef"]["ref"] = json!("no-such-module");

@@ -92,6 +92,11 @@ impl TestCluster {
         Client::try_from(self.config.clone()).expect("a client for the test cluster")
     }
 
+    /// The client configuration of the admin user (e.g. to reach the server through a proxy).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The kubeconfig file of the admin user, for `kubectl` and for the operator binary.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
