@@ -60,6 +60,7 @@ fn parse_format(text: &str) -> Result<Format, String> {
     match text {
         "json" => Ok(Format::Json),
         "yaml" => Ok(Format::Yaml),
+        "text" => Ok(Format::Text),
         other => Err(format!("unsupported output format {other:?}\n")),
     }
 }

@@ -1,24 +1,62 @@
-//! Loading the input files: explicit files, or the package of a directory.
+//! Loading the input files: explicit files, or the package of a directory; and, for imports, the
+//! packages of the enclosing module (`cue.mod/module.cue`), of `cue.mod/gen`, `cue.mod/pkg` and
+//! `cue.mod/usr`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use cue_eval::SourceFile;
+use cue_eval::{PackageSource, SourceFile};
 
-/// Loads the inputs (files or directories; none means the current directory).
+/// Loads the inputs (files or directories; none means the current directory). A directory may name
+/// its package (`.:name`, `:name`); `json:`, `yaml:`, `jsonl:` and `cue:` set the format of the files
+/// that follow; `.yaml`/`.yml`, `.jsonl`/`.ldjson`/`.ndjson` and `.json` files are data.
 pub fn load(inputs: &[String]) -> Result<Vec<SourceFile>, String> {
     if inputs.is_empty() {
-        return load_dir(".");
+        return load_dir(".", None);
     }
     let mut files = Vec::new();
+    let mut format: Option<&str> = None;
     for input in inputs {
-        if Path::new(input).is_dir() {
-            files.extend(load_dir(input)?);
+        if let Some(f) = input.strip_suffix(':').filter(|f| !f.contains(['/', '.'])) {
+            format = Some(f);
+            continue;
+        }
+        let (path, package) = match input.rsplit_once(':') {
+            Some((dir, name)) if !name.contains('/') && (dir.is_empty() || Path::new(dir).is_dir()) => {
+                (if dir.is_empty() { "." } else { dir }, Some(name))
+            }
+            _ => (input.as_str(), None),
+        };
+        if Path::new(path).is_dir() {
+            files.extend(load_dir(path, package)?);
+        } else if input == "-" {
+            files.push(load_stdin(format)?);
+        } else if !Path::new(path).exists() && looks_like_import_path(input) {
+            match Modules::for_inputs(inputs).package(input)? {
+                Some(found) => files.extend(found),
+                None => return Err(format!("cannot find package {input:?}\n")),
+            }
         } else {
-            files.push(load_file(input)?);
+            files.push(load_file(path, format)?);
         }
     }
     Ok(files)
+}
+
+/// True for `example.com/pkg` or `example.com/pkg:name` (a domain-like first element).
+fn looks_like_import_path(input: &str) -> bool {
+    let first = input.split('/').next().unwrap_or("");
+    !input.starts_with('.') && !input.starts_with('/') && first.contains('.') && !input.ends_with(".cue")
+}
+
+fn load_stdin(format: Option<&str>) -> Result<SourceFile, String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| format!("cannot read stdin: {e}\n"))?;
+    let text = match format {
+        Some("yaml") => cue_eval::yaml_to_cue(&text).map_err(|e| format!("-: {e}\n"))?,
+        _ => text,
+    };
+    Ok(SourceFile::new("-", text))
 }
 
 fn display_name(path: &str) -> String {
@@ -29,30 +67,100 @@ fn display_name(path: &str) -> String {
     }
 }
 
-fn load_file(path: &str) -> Result<SourceFile, String> {
-    let supported = [".cue", ".json"];
-    if !supported.iter().any(|ext| path.ends_with(ext)) {
-        return Err(format!("unsupported feature: input file {path} (only .cue and .json files are supported)\n"));
-    }
+fn load_file(path: &str, format: Option<&str>) -> Result<SourceFile, String> {
+    let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
+    let format = match format {
+        Some(f) => f,
+        None => match ext {
+            "cue" => "cue",
+            "json" => "json",
+            "yaml" | "yml" => "yaml",
+            "jsonl" | "ldjson" | "ndjson" => "jsonl",
+            _ => "",
+        },
+    };
     let text = fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}\n"))?;
-    Ok(SourceFile::new(display_name(path), text))
+    let name = display_name(path);
+    let text = match format {
+        "cue" => text,
+        "json" => {
+            if text.trim().is_empty() {
+                let line = text.lines().count().max(1);
+                return Err(format!("invalid JSON: unexpected end of JSON input:\n    {name}:{line}:1\n"));
+            }
+            cue_eval::check_json(&text, false).map_err(|e| format!("{e}:\n    {name}:1:1\n"))?;
+            text
+        }
+        "jsonl" => {
+            cue_eval::check_json(&text, true).map_err(|e| format!("{e}:\n    {name}:1:1\n"))?;
+            text
+        }
+        "yaml" => cue_eval::yaml_to_cue(&text).map_err(|e| format!("{name}: {e}\n"))?,
+        _ => {
+            return Err(format!(
+                "unsupported feature: input file {path} (only CUE, JSON, JSON Lines and YAML files are supported)\n"
+            ));
+        }
+    };
+    Ok(SourceFile::new(name, text))
 }
 
-fn load_dir(dir: &str) -> Result<Vec<SourceFile>, String> {
+fn load_dir(dir: &str, package: Option<&str>) -> Result<Vec<SourceFile>, String> {
     let dir = dir.trim_end_matches("/...");
-    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read directory {dir}: {e}\n"))?;
+    let files = cue_files(Path::new(dir), &display_dir(dir))?;
+    let mut files = match package {
+        Some(name) => {
+            let chosen: Vec<SourceFile> =
+                files.into_iter().filter(|f| package_of(f).as_deref() == Some(name)).collect();
+            if chosen.is_empty() {
+                return Err(format!("build constraints exclude all CUE files in {dir}\n"));
+            }
+            chosen
+        }
+        None => select_package(files)?,
+    };
+    // Inside a module, files of the same package in the directories above (up to the module root)
+    // belong to the package too.
+    if let (Some(root), Some(name)) = (module_root(Path::new(dir)), files.first().and_then(package_of)) {
+        let here = fs::canonicalize(dir).unwrap_or_else(|_| PathBuf::from(dir));
+        let mut above = Vec::new();
+        let mut cur = here.parent().map(Path::to_path_buf);
+        let mut prefix = String::from("..");
+        while let Some(d) = cur.filter(|d| d.starts_with(&root)) {
+            let shown = if dir == "." { prefix.clone() } else { format!("{dir}/{prefix}") };
+            let found = cue_files(&d, &shown)?;
+            above.splice(0..0, found.into_iter().filter(|f| package_of(f).as_deref() == Some(&name)));
+            cur = d.parent().map(Path::to_path_buf);
+            prefix.push_str("/..");
+        }
+        above.append(&mut files);
+        files = above;
+    }
+    Ok(files)
+}
+
+fn display_dir(dir: &str) -> String {
+    if dir == "." { String::new() } else { dir.trim_end_matches('/').to_string() }
+}
+
+/// The `.cue` files of a directory (not hidden ones), sorted, named `shown/name`.
+fn cue_files(dir: &Path, shown: &str) -> Result<Vec<SourceFile>, String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("cannot read directory {}: {e}\n", dir.display()))?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".cue") && !n.starts_with('.') && !n.starts_with('_'))
         .collect();
     names.sort();
     let mut files = Vec::new();
     for name in names {
-        let path = if dir == "." { name } else { format!("{dir}/{name}") };
-        files.push(load_file(&path)?);
+        let path = dir.join(&name);
+        let text = fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}\n", path.display()))?;
+        let shown = if shown.is_empty() { name } else { format!("{shown}/{name}") };
+        files.push(SourceFile::new(display_name(&shown), text));
     }
-    select_package(files)
+    Ok(files)
 }
 
 fn package_of(file: &SourceFile) -> Option<String> {
@@ -73,5 +181,134 @@ fn select_package(files: Vec<SourceFile>) -> Result<Vec<SourceFile>, String> {
             Ok(files.into_iter().zip(packages).filter(|(_, p)| p.as_deref() == Some(&one)).map(|(f, _)| f).collect())
         }
         [a, b, ..] => Err(format!("found packages {a} and {b} in directory\n")),
+    }
+}
+
+/// Finds the module root (the directory holding `cue.mod`) at or above `start`.
+fn module_root(start: &Path) -> Option<PathBuf> {
+    let start = fs::canonicalize(start).ok()?;
+    let mut cur = Some(start.as_path());
+    while let Some(dir) = cur {
+        if dir.join("cue.mod").is_dir() {
+            return Some(dir.to_path_buf());
+        }
+        cur = dir.parent();
+    }
+    None
+}
+
+/// Imported packages from the module around the inputs and its `cue.mod` trees.
+pub struct Modules {
+    /// The module root, if the inputs are inside a module.
+    root: Option<PathBuf>,
+    /// The module path declared in `cue.mod/module.cue`.
+    module: Option<String>,
+    /// The current directory (file names are shown relative to it).
+    cwd: PathBuf,
+}
+
+impl Modules {
+    /// Finds the module enclosing the current directory (as `cue` does, whatever the inputs).
+    pub fn for_inputs(_inputs: &[String]) -> Modules {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let root = module_root(&cwd);
+        let module = root.as_ref().and_then(|r| module_path(&r.join("cue.mod").join("module.cue")));
+        let cwd = fs::canonicalize(&cwd).unwrap_or(cwd);
+        Modules { root, module, cwd }
+    }
+
+    fn shown(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.cwd) {
+            Ok(rel) => format!("./{}", rel.display()),
+            Err(_) => path.display().to_string(),
+        }
+    }
+
+    /// The directories an import path may live in, with whether ancestor directories count.
+    fn candidates(&self, path: &str) -> Vec<(PathBuf, Option<PathBuf>)> {
+        let Some(root) = &self.root else { return Vec::new() };
+        let mut dirs = Vec::new();
+        if let Some(module) = &self.module {
+            let module = module.split('@').next().unwrap_or(module);
+            if path == module {
+                dirs.push((root.clone(), Some(root.clone())));
+            } else if let Some(rest) = path.strip_prefix(&format!("{module}/")) {
+                dirs.push((root.join(rest), Some(root.clone())));
+            }
+        }
+        for tree in ["gen", "pkg", "usr"] {
+            dirs.push((root.join("cue.mod").join(tree).join(path), None));
+        }
+        dirs
+    }
+}
+
+/// Reads `module: "path"` from a `module.cue` file.
+fn module_path(file: &Path) -> Option<String> {
+    let text = fs::read_to_string(file).ok()?;
+    let (parsed, _) = cue_syntax::parse(&text);
+    parsed.decls.iter().find_map(|d| match d {
+        cue_syntax::ast::Decl::Field(f) => match (&f.label.kind, &f.value.kind) {
+            (cue_syntax::ast::LabelKind::Ident(id), cue_syntax::ast::ExprKind::String(s)) if &*id.name == "module" => {
+                Some(s.as_str().to_string())
+            }
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+impl PackageSource for Modules {
+    fn package(&self, import: &str) -> Result<Option<Vec<SourceFile>>, String> {
+        let (path, qualifier) = match import.split_once(':') {
+            Some((p, q)) => (p, Some(q)),
+            None => (import, None),
+        };
+        if qualifier == Some("_") {
+            return Err(format!("invalid import path qualifier _ in {import:?}\n"));
+        }
+        let last = path.rsplit('/').next().unwrap_or(path);
+        let last = last.split('@').next().unwrap_or(last);
+        for (dir, ancestors_from) in self.candidates(path) {
+            if !dir.is_dir() {
+                continue;
+            }
+            // A directory inside a nested module belongs to that module, not this one.
+            if let Some(root) = &ancestors_from
+                && dir.ancestors().take_while(|d| d != root).any(|d| d.join("cue.mod").is_dir())
+            {
+                continue;
+            }
+            let files = cue_files(&dir, &self.shown(&dir))?;
+            let names: Vec<Option<String>> = files.iter().map(package_of).collect();
+            let distinct: Vec<&String> = names.iter().flatten().collect();
+            let wanted = match qualifier {
+                Some(q) => q.to_string(),
+                None if distinct.iter().any(|n| n.as_str() == last) => last.to_string(),
+                None => last.to_string(),
+            };
+            let mut chosen: Vec<SourceFile> = files
+                .into_iter()
+                .zip(names)
+                .filter(|(_, n)| n.as_deref() == Some(wanted.as_str()))
+                .map(|(f, _)| f)
+                .collect();
+            if chosen.is_empty() {
+                continue;
+            }
+            if let Some(root) = ancestors_from {
+                let mut above = Vec::new();
+                let mut cur = dir.parent().map(Path::to_path_buf);
+                while let Some(d) = cur.filter(|d| d.starts_with(&root)) {
+                    let found = cue_files(&d, &self.shown(&d))?;
+                    above.splice(0..0, found.into_iter().filter(|f| package_of(f).as_deref() == Some(wanted.as_str())));
+                    cur = d.parent().map(Path::to_path_buf);
+                }
+                above.append(&mut chosen);
+                chosen = above;
+            }
+            return Ok(Some(chosen));
+        }
+        Ok(None)
     }
 }

@@ -31,12 +31,12 @@ fn run(argv: &[String]) -> Result<String, String> {
     match args::parse(argv)? {
         Command::Export(export) => {
             let files = load::load(&export.inputs)?;
-            cue_eval::export(&files, &export.options)
+            cue_eval::export_with(&files, &load::Modules::for_inputs(&export.inputs), &export.options)
         }
         Command::Vet(inputs) => {
             let files = load::load(&inputs)?;
             let options = cue_eval::Options::default();
-            cue_eval::export(&files, &options).map(|_| String::new())
+            cue_eval::export_with(&files, &load::Modules::for_inputs(&inputs), &options).map(|_| String::new())
         }
         Command::Help => Ok(args::USAGE.to_string()),
     }

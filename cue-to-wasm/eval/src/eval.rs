@@ -28,6 +28,7 @@ struct Pattern<'a> {
     label: &'a Expr,
     value: &'a Expr,
     alias: Option<Rc<str>>,
+    value_alias: Option<Rc<str>>,
     env: Env<'a>,
     groups: Rc<[u32]>,
     matcher: Option<Value>,
@@ -61,9 +62,35 @@ struct Build<'a> {
     error: Option<Value>,
 }
 
+/// A package of the evaluated program: the main one (index 0) or an imported one.
+#[derive(Clone, Debug)]
+pub(crate) struct Package {
+    /// The indexes of its files.
+    pub files: Vec<u32>,
+    /// Its root node, once created.
+    pub root: Option<VId>,
+}
+
+/// What an import name refers to.
+#[derive(Clone, Debug)]
+pub(crate) enum ImportTarget {
+    /// A standard library package, by import path.
+    Std(&'static str),
+    /// A package of the program (module-local or from `cue.mod`).
+    Package(usize),
+    /// A package that could not be found: the error message.
+    Missing(Rc<str>),
+}
+
 /// The evaluator for one package.
 pub struct Evaluator<'a> {
     pub(crate) files: &'a [ast::File],
+    pub(crate) packages: Vec<Package>,
+    /// Per file: import names and what they refer to.
+    pub(crate) imports: Vec<HashMap<Rc<str>, ImportTarget>>,
+    pub(crate) std_roots: HashMap<&'static str, VId>,
+    /// The validators being applied (a validator met again inside its own check is taken as satisfied).
+    pub(crate) validating: Vec<String>,
     pub(crate) vertices: Vec<Vertex<'a>>,
     active_groups: Vec<bool>,
     depth: usize,
@@ -75,8 +102,21 @@ pub struct Evaluator<'a> {
 impl<'a> Evaluator<'a> {
     /// Creates an evaluator over the files of one package.
     pub fn new(files: &'a [ast::File]) -> Evaluator<'a> {
+        let all = (0..files.len() as u32).collect();
+        Evaluator::with_packages(files, vec![(String::new(), all)])
+    }
+
+    /// Creates an evaluator over a program: `files` holds the files of every package, and `packages`
+    /// lists each package's import path and file indexes; the first is the main package.
+    pub fn with_packages(files: &'a [ast::File], packages: Vec<(String, Vec<u32>)>) -> Evaluator<'a> {
+        let imports = crate::stdlib::import_tables(files, &packages);
+        let packages = packages.into_iter().map(|(_, files)| Package { files, root: None }).collect();
         let mut ev = Evaluator {
             files,
+            packages,
+            imports,
+            std_roots: HashMap::new(),
+            validating: Vec::new(),
             vertices: Vec::new(),
             active_groups: Vec::new(),
             depth: 0,
@@ -86,13 +126,32 @@ impl<'a> Evaluator<'a> {
         };
         let root = ev.new_vertex(None, None);
         ev.vertices[root].conjs.push(Conj { src: Src::Root, env: None, groups: Rc::from([]), embed: None });
+        ev.packages[0].root = Some(root);
         ev
+    }
+
+    /// Returns the package that file `file` belongs to.
+    fn package_of_file(&self, file: u32) -> usize {
+        self.packages.iter().position(|p| p.files.contains(&file)).unwrap_or(0)
     }
 
     /// Returns the root environment (the package scope) as seen from file `file`.
     pub(crate) fn root_env(&self, file: u32) -> Env<'a> {
-        let decls = self.files.iter().map(|f| &f.decls[..]).collect();
-        Some(Rc::new(Frame { parent: None, scope: Scope::Struct { vid: self.root, decls }, file }))
+        let pkg = self.package_of_file(file);
+        let vid = self.packages[pkg].root.unwrap_or(self.root);
+        let decls = self.packages[pkg].files.iter().map(|f| &self.files[*f as usize].decls[..]).collect();
+        Some(Rc::new(Frame { parent: None, scope: Scope::Struct { vid, decls }, file }))
+    }
+
+    /// Returns the root node of a package of the program, creating it on first use.
+    pub(crate) fn package_root(&mut self, pkg: usize) -> VId {
+        if let Some(root) = self.packages[pkg].root {
+            return root;
+        }
+        let root = self.new_vertex(None, None);
+        self.vertices[root].conjs.push(Conj { src: Src::Package(pkg), env: None, groups: Rc::from([]), embed: None });
+        self.packages[pkg].root = Some(root);
+        root
     }
 
     pub(crate) fn new_vertex(&mut self, parent: Option<VId>, label: Option<Label>) -> VId {
@@ -118,6 +177,24 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn pos_of(&self, expr: &Expr, env: &Env<'a>) -> Option<Pos> {
         let file = env.as_ref().map_or(0, |f| f.file);
         Some(Pos { file, offset: expr.span.start })
+    }
+
+    /// Returns the imports that cannot be resolved, as errors at the import declarations.
+    pub fn import_errors(&self) -> Vec<CueError> {
+        let mut errors = Vec::new();
+        for (i, file) in self.files.iter().enumerate() {
+            for spec in file.imports.iter().flat_map(|d| &d.specs) {
+                let found = self.imports[i].values().find_map(|t| match t {
+                    ImportTarget::Missing(m) if m.contains(&*spec.path.as_str()) => Some(m.clone()),
+                    _ => None,
+                });
+                if let Some(message) = found {
+                    let pos = Pos { file: i as u32, offset: spec.path.span.start };
+                    errors.push(CueError::new(ErrorKind::NotFound, message.to_string()).at(Some(pos)));
+                }
+            }
+        }
+        errors
     }
 
     /// Evaluates a node (once) and returns its value.
@@ -202,7 +279,8 @@ impl<'a> Evaluator<'a> {
 
     fn add_conj(&mut self, v: VId, c: Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
         let expr = match &c.src {
-            Src::Root => return self.add_root(v, &c, b, queue),
+            Src::Root => return self.add_root(v, 0, &c, b, queue),
+            Src::Package(pkg) => return self.add_root(v, *pkg, &c, b, queue),
             Src::Value(val) => return self.add_value(v, val.clone(), &c, None, b, queue),
             Src::Expr(e) => *e,
         };
@@ -220,6 +298,11 @@ impl<'a> Evaluator<'a> {
             }
             ExprKind::List(elems) => self.add_list(v, elems, &c, b),
             ExprKind::Paren(inner) => queue.push_front(Conj { src: Src::Expr(inner), ..c }),
+            ExprKind::Alias { name, expr: inner } => {
+                let me = if matches!(inner.kind, ExprKind::List(_)) { Value::List(v) } else { Value::Struct(v) };
+                let env = bind(&c.env, &name.name, me);
+                queue.push_front(Conj { src: Src::Expr(inner), env, ..c });
+            }
             ExprKind::Binary { op: ast::BinaryOp::Unification, lhs, rhs } => {
                 queue.push_front(Conj { src: Src::Expr(rhs), ..c.clone() });
                 queue.push_front(Conj { src: Src::Expr(lhs), ..c });
@@ -231,11 +314,13 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn add_root(&mut self, v: VId, c: &Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
+    fn add_root(&mut self, v: VId, pkg: usize, c: &Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
         let root_conj = Conj { src: Src::Root, env: None, groups: c.groups.clone(), embed: None };
-        for (i, file) in self.files.iter().enumerate() {
-            let env = self.root_env(i as u32);
-            self.add_decls(v, &file.decls, env, &root_conj, b, queue);
+        let files = self.packages[pkg].files.clone();
+        for i in files {
+            let env = self.root_env(i);
+            let file = self.files;
+            self.add_decls(v, &file[i as usize].decls, env, &root_conj, b, queue);
         }
         b.is_struct = true;
     }
@@ -294,10 +379,6 @@ impl<'a> Evaluator<'a> {
     }
 
     fn add_field(&mut self, v: VId, f: &'a ast::Field, env: &Env<'a>, groups: &Rc<[u32]>, b: &mut Build<'a>) {
-        if f.label.postfix_alias.is_some() {
-            b.error.get_or_insert(unsupported("postfix label alias (aliasv2 experiment)"));
-            return;
-        }
         let name: Rc<str> = match &f.label.kind {
             LabelKind::Ident(id) => Rc::from(&*id.name),
             LabelKind::String(s) => Rc::from(&*s.as_str()),
@@ -305,7 +386,12 @@ impl<'a> Evaluator<'a> {
                 b.pending.push(Pending::Dynamic(f, env.clone(), groups.clone()));
                 return;
             }
-            LabelKind::Pattern(p) => return self.add_pattern(v, p, &f.value, env, groups, b),
+            LabelKind::Pattern(p) => {
+                let postfix = f.label.postfix_alias.as_ref();
+                let label_alias = postfix.and_then(|a| a.label.as_ref()).map(|i| Rc::from(&*i.name));
+                let value_alias = postfix.and_then(|a| a.value.as_ref()).map(|i| Rc::from(&*i.name));
+                return self.add_pattern(v, p, &f.value, env, groups, (label_alias, value_alias), b);
+            }
             LabelKind::Comprehension(_) | LabelKind::Error(_) => {
                 let message = "comprehension values not allowed in this position";
                 b.error.get_or_insert(Value::error(ErrorKind::Eval, message));
@@ -316,6 +402,7 @@ impl<'a> Evaluator<'a> {
         self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
     }
 
+    #[allow(clippy::too_many_arguments, reason = "the pieces of one pattern declaration")]
     fn add_pattern(
         &mut self,
         v: VId,
@@ -323,19 +410,21 @@ impl<'a> Evaluator<'a> {
         value: &'a Expr,
         env: &Env<'a>,
         groups: &Rc<[u32]>,
+        (label_alias, value_alias): (Option<Rc<str>>, Option<Rc<str>>),
         b: &mut Build<'a>,
     ) {
         let (label, alias) = match &label.kind {
             ExprKind::Alias { name, expr } => (&**expr, Some(Rc::from(&*name.name))),
-            _ => (label, None),
+            _ => (label, label_alias),
         };
-        let mut pattern = Pattern { label, value, alias, env: env.clone(), groups: groups.clone(), matcher: None };
+        let mut pattern =
+            Pattern { label, value, alias, value_alias, env: env.clone(), groups: groups.clone(), matcher: None };
         let existing: Vec<(Label, Arc)> = self.vertices[v].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
         for (l, arc) in existing {
             if let Label::Field(name) = &l
                 && self.pattern_matches(v, &mut pattern, name)
             {
-                let conj = self.pattern_conj(&pattern, name);
+                let conj = self.pattern_conj(&pattern, name, arc.vid);
                 self.vertices[arc.vid].conjs.push(conj);
             }
         }
@@ -354,18 +443,17 @@ impl<'a> Evaluator<'a> {
                 m
             }
         };
-        !ops::unify(&matcher, &Value::string(name)).is_bottom()
+        !self.unify_scalar(&matcher, &Value::string(name), v).is_bottom()
     }
 
-    fn pattern_conj(&self, p: &Pattern<'a>, name: &str) -> Conj<'a> {
-        let env = match &p.alias {
-            Some(alias) => Some(Rc::new(Frame {
-                parent: p.env.clone(),
-                scope: Scope::Bind { name: alias.clone(), value: Value::string(name) },
-                file: file_of(&p.env),
-            })),
-            None => p.env.clone(),
-        };
+    fn pattern_conj(&self, p: &Pattern<'a>, name: &str, arc: VId) -> Conj<'a> {
+        let mut env = p.env.clone();
+        if let Some(alias) = &p.alias {
+            env = bind(&env, alias, Value::string(name));
+        }
+        if let Some(alias) = &p.value_alias {
+            env = bind(&env, alias, Value::Struct(arc));
+        }
         Conj { src: Src::Expr(p.value), env, groups: p.groups.clone(), embed: None }
     }
 
@@ -397,7 +485,7 @@ impl<'a> Evaluator<'a> {
         let mut patterns = std::mem::take(&mut b.patterns);
         for p in &mut patterns {
             if self.pattern_matches(v, p, name) {
-                let conj = self.pattern_conj(p, name);
+                let conj = self.pattern_conj(p, name, arc);
                 self.vertices[arc].conjs.push(conj);
             }
         }
@@ -506,7 +594,7 @@ impl<'a> Evaluator<'a> {
             }
             other => {
                 let current = b.scalar.take().unwrap_or(Value::Top);
-                let mut merged = ops::unify(&current, &other);
+                let mut merged = self.unify_scalar(&current, &other, v);
                 if let (Value::Bottom(e), false) = (&merged, current.is_bottom()) {
                     let pos = src.and_then(|s| self.pos_of(s, &c.env));
                     merged = Value::Bottom(Rc::new((**e).clone().at(self.vertices[v].pos).at(pos)));
@@ -565,7 +653,8 @@ impl<'a> Evaluator<'a> {
         } else {
             c.groups.clone()
         };
-        if self.vertices[t].is_branch {
+        let made = self.vertices[t].conjs.is_empty() && self.vertices[t].state == State::Done;
+        if self.vertices[t].is_branch || made {
             return self.expand_branch(v, t, &groups, b);
         }
         for tc in self.vertices[t].conjs.clone().into_iter().rev() {
@@ -587,9 +676,25 @@ impl<'a> Evaluator<'a> {
                     self.add_arc(v, label, arc.kind, conj, b);
                 }
             }
+            Value::List(_) => {
+                let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+                let len = arcs.len();
+                for (label, arc) in arcs {
+                    let src = Src::Value(self.vertex_value(arc.vid));
+                    let conj = Conj { src, env: None, groups: groups.clone(), embed: None };
+                    self.add_arc(v, label, arc.kind, conj, b);
+                }
+                let tail = self.vertices[t].open_list.then(|| Conj {
+                    src: Src::Value(Value::Top),
+                    env: None,
+                    groups: groups.clone(),
+                    embed: None,
+                });
+                b.lists.push(ListLit { len, tail });
+            }
             other => {
                 let current = b.scalar.take().unwrap_or(Value::Top);
-                b.scalar = Some(ops::unify(&current, &other));
+                b.scalar = Some(self.unify_scalar(&current, &other, v));
             }
         }
     }
@@ -753,6 +858,23 @@ impl<'a> Evaluator<'a> {
     }
 
     fn compute_value(&mut self, v: VId, b: Build<'a>) -> Value {
+        let validators = b.scalar.as_ref().map(validators_of).unwrap_or_default();
+        let value = self.compute_node_value(v, b);
+        if validators.is_empty() || !matches!(value, Value::Struct(_) | Value::List(_)) {
+            return value;
+        }
+        self.vertices[v].value = value.clone();
+        self.vertices[v].state = State::Done;
+        for validator in validators {
+            let checked = crate::builtins::validate(self, &validator, &value, v);
+            if checked.is_bottom() {
+                return checked;
+            }
+        }
+        value
+    }
+
+    fn compute_node_value(&mut self, v: VId, b: Build<'a>) -> Value {
         if let Some(e) = b.error {
             return e;
         }
@@ -844,6 +966,27 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Finds a required field without a value in a node or its regular fields, to a depth.
+    pub(crate) fn missing_required(&mut self, v: VId, depth: usize) -> Option<VId> {
+        let value = self.vertex_value(v);
+        let (Value::Struct(s) | Value::List(s)) = value else { return None };
+        let arcs: Vec<(Label, Arc)> = self.vertices[s].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+        for (label, arc) in arcs {
+            if !label.is_regular() || arc.kind == ArcKind::Optional {
+                continue;
+            }
+            if arc.kind == ArcKind::Required {
+                return Some(arc.vid);
+            }
+            if depth > 0
+                && let Some(found) = self.missing_required(arc.vid, depth - 1)
+            {
+                return Some(found);
+            }
+        }
+        None
+    }
+
     /// Finds a permanent (non-incomplete) error in a node or its regular fields, to a depth.
     pub(crate) fn permanent_error(&mut self, v: VId, depth: usize) -> Option<Value> {
         let value = self.vertex_value(v);
@@ -857,6 +1000,17 @@ impl<'a> Evaluator<'a> {
             }
             _ => None,
         }
+    }
+}
+
+/// Returns the validators of a constraint (`strings.MaxRunes(3)`, or those inside `string & …`).
+fn validators_of(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Validator(_) | Value::Func(_) => vec![v.clone()],
+        Value::Conj(parts) => {
+            parts.iter().filter(|p| matches!(p, Value::Validator(_) | Value::Func(_))).cloned().collect()
+        }
+        _ => Vec::new(),
     }
 }
 

@@ -219,7 +219,8 @@ fn push_indent(level: usize, out: &mut String) {
     out.push_str(&"    ".repeat(level));
 }
 
-fn json_string(s: &str, out: &mut String) {
+/// Writes a JSON string literal without HTML escaping.
+pub(crate) fn json_string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {

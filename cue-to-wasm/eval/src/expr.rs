@@ -16,6 +16,9 @@ enum Found<'a> {
     Field(VId, Rc<str>),
     Let(&'a Expr, Env<'a>),
     Value(Value),
+    Import(crate::eval::ImportTarget),
+    /// A field with a computed label (aliased): its declaration, the struct node and the scope.
+    Dynamic(&'a ast::Field, VId, Env<'a>),
 }
 
 impl<'a> Evaluator<'a> {
@@ -85,7 +88,48 @@ impl<'a> Evaluator<'a> {
             },
             Some(Found::Let(expr, env)) => self.eval_expr(expr, &env, ctx),
             Some(Found::Value(v)) => v,
+            Some(Found::Import(target)) => self.import_value(&target),
+            Some(Found::Dynamic(field, vid, denv)) => {
+                let label = match &field.label.kind {
+                    LabelKind::Dynamic(e) => self.eval_expr(e, &denv, ctx),
+                    LabelKind::Interpolation(i) => self.interpolate(i, &denv, ctx),
+                    _ => return Value::error(ErrorKind::NotFound, format!("reference \"{name}\" not found")),
+                };
+                let Value::Str(label) = ops::default_of(&label) else {
+                    return Value::error(ErrorKind::Incomplete, format!("unresolved label of alias {name}"));
+                };
+                self.eval_vertex(vid);
+                match self.field_of(vid, &label) {
+                    Some(arc) => self.vertex_value(arc),
+                    None => Value::error(ErrorKind::Eval, "cyclic reference in field alias"),
+                }
+            }
+            None if name == "self" => match self.enclosing_struct(env) {
+                Some(v) => Value::Struct(v),
+                None => self.predeclared(name),
+            },
             None => self.predeclared(name),
+        }
+    }
+
+    /// The node of the innermost struct literal around an environment (for `self`).
+    fn enclosing_struct(&self, env: &Env<'a>) -> Option<VId> {
+        let mut cur = env.clone();
+        while let Some(frame) = cur {
+            if let Scope::Struct { vid, .. } = &frame.scope {
+                return Some(*vid);
+            }
+            cur = frame.parent.clone();
+        }
+        None
+    }
+
+    /// Returns the value an import name stands for: the package's root node.
+    pub(crate) fn import_value(&mut self, target: &crate::eval::ImportTarget) -> Value {
+        match target {
+            crate::eval::ImportTarget::Std(path) => Value::Struct(self.std_package(path)),
+            crate::eval::ImportTarget::Package(pkg) => Value::Struct(self.package_root(*pkg)),
+            crate::eval::ImportTarget::Missing(message) => Value::error(ErrorKind::NotFound, message.to_string()),
         }
     }
 
@@ -106,27 +150,13 @@ impl<'a> Evaluator<'a> {
                         }
                     }
                     if frame.parent.is_none()
-                        && let Some(path) = self.import_path(name)
+                        && let Some(target) = self.imports.get(frame.file as usize).and_then(|m| m.get(name))
                     {
-                        return Some(Found::Value(unsupported(&format!("import \"{path}\""))));
+                        return Some(Found::Import(target.clone()));
                     }
                 }
             }
             cur = frame.parent.clone();
-        }
-        None
-    }
-
-    fn import_path(&self, name: &str) -> Option<String> {
-        for file in self.files {
-            for spec in file.imports.iter().flat_map(|i| &i.specs) {
-                let path = spec.path.as_str().to_string();
-                let base = path.split(':').next().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
-                let local = spec.name.as_ref().map_or(base, |n| n.name.to_string());
-                if local == name {
-                    return Some(path);
-                }
-            }
         }
         None
     }
@@ -168,6 +198,9 @@ impl<'a> Evaluator<'a> {
                     Label::Field(n) => n.to_string(),
                     Label::Index(i) => i.to_string(),
                 };
+                if let Some((path, _)) = self.std_roots.iter().find(|(_, root)| **root == t) {
+                    return Err(unsupported(&format!("standard library member {path}.{name}")));
+                }
                 Err(Value::error(ErrorKind::Undefined, format!("undefined field: {name}")))
             }
         }
@@ -263,6 +296,27 @@ impl<'a> Evaluator<'a> {
         Value::List(t)
     }
 
+    /// Builds a struct node from field values.
+    pub(crate) fn make_struct(&mut self, ctx: VId, fields: Vec<(String, Value)>) -> Value {
+        let (parent, label) = (self.vertices[ctx].parent, self.vertices[ctx].label.clone());
+        let t = self.new_vertex(parent, label);
+        for (name, e) in fields {
+            let label = Label::Field(Rc::from(name));
+            let arc = self.new_vertex(Some(t), Some(label.clone()));
+            let conj = Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None };
+            self.vertices[arc].conjs.push(conj);
+            self.vertices[t].arcs.insert(label, crate::vertex::Arc { vid: arc, kind: ArcKind::Regular });
+        }
+        self.vertices[t].state = crate::vertex::State::Done;
+        self.vertices[t].value = Value::Struct(t);
+        Value::Struct(t)
+    }
+
+    /// Unifies two non-node values, checking validators against concrete values.
+    pub(crate) fn unify_scalar(&mut self, a: &Value, b: &Value, ctx: VId) -> Value {
+        ops::unify_with(a, b, &mut |validator, atom| crate::builtins::validate(self, validator, atom, ctx))
+    }
+
     fn eval_unary(&mut self, op: UnaryOp, operand: &'a Expr, env: &Env<'a>, ctx: VId) -> Value {
         let value = self.eval_expr(operand, env, ctx);
         if op == UnaryOp::Default {
@@ -353,7 +407,7 @@ impl<'a> Evaluator<'a> {
     /// Unifies two values, building a node when either is a struct, list or such a disjunction.
     pub(crate) fn unify_values(&mut self, a: Value, b: Value, ctx: VId) -> Value {
         if !is_nodeish(&a) && !is_nodeish(&b) {
-            return ops::unify(&a, &b);
+            return self.unify_scalar(&a, &b, ctx);
         }
         let conj = |v: Value| Conj { src: Src::Value(v), env: None, groups: Rc::from([]), embed: None };
         let t = self.temp_vertex(ctx, conj(a));
@@ -459,14 +513,24 @@ fn find_decl<'a>(decls: &'a [Decl], name: &str, vid: VId, env: &Env<'a>) -> Opti
     for decl in decls {
         match decl {
             Decl::Field(f) => {
-                let alias = f.label.alias.as_ref().is_some_and(|a| &*a.name == name);
+                let postfix = f.label.postfix_alias.as_ref();
+                let alias = f.label.alias.as_ref().is_some_and(|a| &*a.name == name)
+                    || postfix.and_then(|p| p.value.as_ref()).is_some_and(|a| &*a.name == name);
+                let label_alias = postfix.and_then(|p| p.label.as_ref()).is_some_and(|a| &*a.name == name);
                 let matches = matches!(&f.label.kind, LabelKind::Ident(id) if &*id.name == name);
-                if alias || matches {
+                if alias || matches || label_alias {
                     let label: Rc<str> = match &f.label.kind {
                         LabelKind::Ident(id) => Rc::from(&*id.name),
                         LabelKind::String(s) => Rc::from(&*s.as_str()),
+                        LabelKind::Dynamic(_) | LabelKind::Interpolation(_) if !label_alias => {
+                            return Some(Found::Dynamic(f, vid, env.clone()));
+                        }
+                        LabelKind::Pattern(_) if !matches => continue,
                         _ => return Some(Found::Value(unsupported("alias of a dynamic or pattern label"))),
                     };
+                    if label_alias {
+                        return Some(Found::Value(Value::Str(label)));
+                    }
                     return Some(Found::Field(vid, label));
                 }
             }

@@ -14,6 +14,8 @@ pub mod export;
 mod expr;
 pub mod num;
 mod ops;
+pub mod package;
+mod stdlib;
 pub mod value;
 pub mod vertex;
 
@@ -51,6 +53,8 @@ pub enum Format {
     Json,
     /// YAML.
     Yaml,
+    /// Text: the value must be a string (or number or bool), printed as is.
+    Text,
 }
 
 /// Export options.
@@ -62,11 +66,46 @@ pub struct Options {
     pub format: Format,
 }
 
+/// Where imported packages come from (module-local packages, `cue.mod/gen`, `cue.mod/pkg`, …): the
+/// evaluator reads no files itself, so a loader (the CLI's, or an embedder's table) supplies them.
+/// Standard library imports (`strings`, `encoding/json`, …) need no source.
+pub trait PackageSource {
+    /// Returns the files of the package with import path `path` (which may carry a `:name` qualifier),
+    /// `Ok(None)` if there is no such package, or an error that stops the export.
+    fn package(&self, path: &str) -> Result<Option<Vec<SourceFile>>, String>;
+}
+
+/// A [`PackageSource`] without packages: only standard library imports resolve.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoPackages;
+
+impl PackageSource for NoPackages {
+    fn package(&self, _path: &str) -> Result<Option<Vec<SourceFile>>, String> {
+        Ok(None)
+    }
+}
+
 /// Parses, evaluates and exports a package; on failure returns the error text as `cue` prints it.
 pub fn export(files: &[SourceFile], options: &Options) -> Result<String, String> {
-    let files = files.to_vec();
-    let options = options.clone();
-    let worker = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || export_here(&files, &options));
+    export_with(files, &NoPackages, options)
+}
+
+/// Like [`export`], with imported packages taken from `packages`.
+pub fn export_with(files: &[SourceFile], packages: &dyn PackageSource, options: &Options) -> Result<String, String> {
+    let imported = collect_packages(files, packages)?;
+    run_deep(files.to_vec(), imported, options.clone())
+}
+
+/// Runs the export on a thread with a large stack where threads exist; inline on WebAssembly (whose
+/// stack size is set when the module is linked).
+#[cfg(not(target_family = "wasm"))]
+fn run_deep(
+    files: Vec<SourceFile>,
+    imported: Vec<(String, Vec<SourceFile>)>,
+    options: Options,
+) -> Result<String, String> {
+    let worker =
+        std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || export_here(&files, &imported, &options));
     match worker.map(|handle| handle.join()) {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err("internal error: the evaluator panicked\n".into()),
@@ -74,7 +113,83 @@ pub fn export(files: &[SourceFile], options: &Options) -> Result<String, String>
     }
 }
 
-fn export_here(files: &[SourceFile], options: &Options) -> Result<String, String> {
+#[cfg(target_family = "wasm")]
+fn run_deep(
+    files: Vec<SourceFile>,
+    imported: Vec<(String, Vec<SourceFile>)>,
+    options: Options,
+) -> Result<String, String> {
+    let _ = STACK_SIZE;
+    export_here(&files, &imported, &options)
+}
+
+/// Converts YAML text (one or more documents) to CUE source text with one embedded value per
+/// document, for loaders that take YAML data files as input. An empty stream becomes `null`.
+pub fn yaml_to_cue(text: &str) -> Result<String, String> {
+    let docs = stdlib::parse_yaml_stream(text)?;
+    if docs.is_empty() {
+        return Ok("null\n".into());
+    }
+    let mut out = String::new();
+    for d in docs {
+        stdlib::compact_json(&d, &mut out);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Checks that `text` is one JSON value (`stream`: a sequence of values, as in JSON Lines).
+pub fn check_json(text: &str, stream: bool) -> Result<(), String> {
+    let ok = if stream { stdlib::parse_json_stream(text).is_some() } else { stdlib::parse_json(text).is_some() };
+    if ok { Ok(()) } else { Err("invalid JSON: invalid character in JSON input".into()) }
+}
+
+/// Returns true for standard library import paths (no dot in the first path element).
+pub fn is_std_import(path: &str) -> bool {
+    !path.split('/').next().unwrap_or("").contains('.')
+}
+
+/// Finds every non-standard package the files import, transitively, in the order first met.
+fn collect_packages(
+    files: &[SourceFile],
+    source: &dyn PackageSource,
+) -> Result<Vec<(String, Vec<SourceFile>)>, String> {
+    let mut found: Vec<(String, Vec<SourceFile>)> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
+    let mut queue: Vec<String> = files.iter().flat_map(|f| imports_of(&f.text)).collect();
+    while let Some(path) = queue.pop() {
+        if is_std_import(&path) || found.iter().any(|(p, _)| *p == path) || missing.contains(&path) {
+            continue;
+        }
+        match source.package(&path)? {
+            Some(pkg_files) => {
+                queue.extend(pkg_files.iter().flat_map(|f| imports_of(&f.text)));
+                found.push((path, pkg_files));
+            }
+            None => missing.push(path),
+        }
+    }
+    Ok(found)
+}
+
+fn imports_of(text: &str) -> Vec<String> {
+    let (file, _) = cue_syntax::parse(text);
+    file.imports.iter().flat_map(|i| &i.specs).map(|s| s.path.as_str().to_string()).collect()
+}
+
+fn export_here(
+    main: &[SourceFile],
+    imported: &[(String, Vec<SourceFile>)],
+    options: &Options,
+) -> Result<String, String> {
+    let mut files: Vec<SourceFile> = main.to_vec();
+    let mut layout = vec![(String::new(), (0..main.len() as u32).collect::<Vec<u32>>())];
+    for (path, pkg_files) in imported {
+        let start = files.len() as u32;
+        files.extend(pkg_files.iter().cloned());
+        layout.push((path.clone(), (start..files.len() as u32).collect()));
+    }
+    let files = &files[..];
     let mut parsed = Vec::new();
     let mut syntax = String::new();
     for f in files {
@@ -89,8 +204,15 @@ fn export_here(files: &[SourceFile], options: &Options) -> Result<String, String
         return Err(syntax);
     }
     let expression = options.expression.as_deref().map(cue_syntax::parse);
-    let mut ev = Evaluator::new(&parsed);
-    let mut errors = Vec::new();
+    let mut ev = Evaluator::with_packages(&parsed, layout);
+    let mut errors: Vec<Diagnostic> = ev
+        .import_errors()
+        .into_iter()
+        .map(|e| Diagnostic { path: String::new(), error: std::rc::Rc::new(e) })
+        .collect();
+    if !errors.is_empty() {
+        return Err(render_errors(&errors, files));
+    }
     let data = match (&expression, &options.expression) {
         (Some(parsed), Some(text)) => export_expression(&mut ev, parsed, text, &mut errors),
         _ => {
@@ -99,10 +221,16 @@ fn export_here(files: &[SourceFile], options: &Options) -> Result<String, String
         }
     };
     match data {
-        Some(d) if errors.is_empty() => Ok(match options.format {
-            Format::Json => export::to_json(&d),
-            Format::Yaml => export::to_yaml(&d),
-        }),
+        Some(d) if errors.is_empty() => match options.format {
+            Format::Json => Ok(export::to_json(&d)),
+            Format::Yaml => Ok(export::to_yaml(&d)),
+            Format::Text => match d {
+                Data::Str(s) => Ok(format!("{s}\n")),
+                Data::Num(n) => Ok(format!("{n}\n")),
+                Data::Bool(b) => Ok(format!("{b}\n")),
+                _ => Err("cannot export value as text: not a string, number or bool\n".into()),
+            },
+        },
         _ => Err(render_errors(&errors, files)),
     }
 }

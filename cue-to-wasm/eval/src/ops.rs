@@ -45,7 +45,9 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Struct(x), Value::Struct(y)) | (Value::List(x), Value::List(y)) => x == y,
         (Value::Top, Value::Top) => true,
-        (Value::Kind(_) | Value::Bound(..) | Value::Conj(_), _) => a.to_string() == b.to_string(),
+        (Value::Kind(_) | Value::Bound(..) | Value::Conj(_) | Value::Validator(_) | Value::Func(_), _) => {
+            a.to_string() == b.to_string()
+        }
         _ => false,
     }
 }
@@ -59,15 +61,24 @@ fn conflict(a: &Value, b: &Value) -> Value {
     Value::error(ErrorKind::Conflict, format!("conflicting values {a} and {b}"))
 }
 
-/// Unifies two values that are not nodes (nodes are merged by the evaluator).
+/// Checks an atom against a validator (a `Value::Validator` or `Value::Func`): returns the atom or an error.
+pub type ValidatorHook<'h> = dyn FnMut(&Value, &Value) -> Value + 'h;
+
+/// Unifies two values that are not nodes (nodes are merged by the evaluator); validators are
+/// kept but not checked (the evaluator checks them with [`unify_with`]).
 pub fn unify(a: &Value, b: &Value) -> Value {
+    unify_with(a, b, &mut |_, atom| atom.clone())
+}
+
+/// Unifies two values that are not nodes, checking atoms against validators with `hook`.
+pub fn unify_with(a: &Value, b: &Value, hook: &mut ValidatorHook<'_>) -> Value {
     match (a, b) {
         (Value::Bottom(_), _) => a.clone(),
         (_, Value::Bottom(_)) => b.clone(),
         (Value::Top, _) => b.clone(),
         (_, Value::Top) => a.clone(),
-        (Value::Disj(x), Value::Disj(y)) => disj_product(x, y),
-        (Value::Disj(d), other) | (other, Value::Disj(d)) => disj_map(d, |v| unify(v, other)),
+        (Value::Disj(x), Value::Disj(y)) => disj_product(x, y, hook),
+        (Value::Disj(d), other) | (other, Value::Disj(d)) => disj_map(d, |v| unify_with(v, other, &mut *hook)),
         _ if a.is_atom() && b.is_atom() => {
             if atoms_equal(a, b) {
                 a.clone()
@@ -75,14 +86,14 @@ pub fn unify(a: &Value, b: &Value) -> Value {
                 conflict(a, b)
             }
         }
-        _ if a.is_atom() => check(b, a),
-        _ if b.is_atom() => check(a, b),
+        _ if a.is_atom() => check(b, a, hook),
+        _ if b.is_atom() => check(a, b, hook),
         _ => combine_constraints(a, b),
     }
 }
 
 /// Checks an atom against a non-concrete constraint.
-fn check(constraint: &Value, atom: &Value) -> Value {
+fn check(constraint: &Value, atom: &Value, hook: &mut ValidatorHook<'_>) -> Value {
     match constraint {
         Value::Kind(k) => {
             let kind = atom.kind().unwrap_or(Kinds(0));
@@ -90,9 +101,15 @@ fn check(constraint: &Value, atom: &Value) -> Value {
         }
         Value::Bound(op, bound) => check_bound(*op, bound, atom),
         Value::Conj(parts) => {
-            parts.iter().fold(atom.clone(), |acc, part| if acc.is_bottom() { acc } else { check(part, &acc) })
+            parts.iter().fold(atom.clone(), |acc, part| if acc.is_bottom() { acc } else { check(part, &acc, hook) })
         }
-        Value::Func(_) => atom.clone(),
+        Value::Func(_) | Value::Validator(_) => {
+            let kinds = constraint.kinds();
+            if !kinds.contains(atom.kind().unwrap_or(Kinds(0))) && kinds != Kinds(255) {
+                return conflict(constraint, atom);
+            }
+            hook(constraint, atom)
+        }
         _ => conflict(constraint, atom),
     }
 }
@@ -169,12 +186,12 @@ pub fn disj_map(d: &Disj, mut f: impl FnMut(&Value) -> Value) -> Value {
     normalize(branches, d.has_default)
 }
 
-fn disj_product(x: &Disj, y: &Disj) -> Value {
+fn disj_product(x: &Disj, y: &Disj, hook: &mut ValidatorHook<'_>) -> Value {
     let mut branches = Vec::new();
     for (a, da) in &x.branches {
         for (b, db) in &y.branches {
             let default = (*da || !x.has_default) && (*db || !y.has_default);
-            branches.push((unify(a, b), default));
+            branches.push((unify_with(a, b, &mut *hook), default));
         }
     }
     normalize(branches, x.has_default || y.has_default)
@@ -184,8 +201,12 @@ fn disj_product(x: &Disj, y: &Disj) -> Value {
 pub fn normalize(branches: Vec<(Value, bool)>, has_default: bool) -> Value {
     let mut kept: Vec<(Value, bool)> = Vec::new();
     let mut first_error = None;
+    let mut user_errors: Vec<Rc<crate::error::CueError>> = Vec::new();
     for (value, default) in branches {
-        if value.is_bottom() {
+        if let Value::Bottom(e) = &value {
+            if e.kind == ErrorKind::User {
+                user_errors.push(e.clone());
+            }
             first_error.get_or_insert(value);
             continue;
         }
@@ -196,6 +217,13 @@ pub fn normalize(branches: Vec<(Value, bool)>, has_default: bool) -> Value {
         kept.push((value, default));
     }
     match kept.len() {
+        // A custom error (`error("…")`) explains an empty disjunction better than the other failures.
+        0 if user_errors.len() == 1 => Value::Bottom(user_errors.remove(0)),
+        0 if user_errors.len() > 1 => {
+            let lines: Vec<&str> = user_errors.iter().map(|e| e.message.as_str()).collect();
+            let message = format!("{} errors in empty disjunction: {}", lines.len(), lines.join("; "));
+            Value::error(ErrorKind::User, message)
+        }
         0 => first_error.unwrap_or_else(|| Value::error(ErrorKind::Conflict, "empty disjunction")),
         1 => kept.remove(0).0,
         _ => {

@@ -128,6 +128,20 @@ pub enum Value {
     List(VId),
     /// A builtin function.
     Func(&'static str),
+    /// A validator: a builtin returning a bool, called without its first argument
+    /// (`strings.MaxRunes(63)`), used as a constraint.
+    Validator(Rc<Validator>),
+}
+
+/// A validator call with its first argument left out.
+#[derive(Clone, Debug)]
+pub struct Validator {
+    /// The builtin's qualified name, e.g. `strings.MaxRunes`.
+    pub name: &'static str,
+    /// The arguments after the validated value.
+    pub args: Vec<Value>,
+    /// The kinds the validated value may have.
+    pub kinds: Kinds,
 }
 
 impl Value {
@@ -184,7 +198,9 @@ impl Value {
             },
             Value::Conj(parts) => parts.iter().fold(Kinds(255), |k, p| k.and(p.kinds())),
             Value::Disj(d) => Kinds(d.branches.iter().fold(0, |k, (b, _)| k | b.kinds().0)),
-            Value::Top | Value::Bottom(_) | Value::Func(_) => Kinds(255),
+            Value::Validator(v) => v.kinds,
+            Value::Func(name) => crate::builtins::validator_kinds(name),
+            Value::Top | Value::Bottom(_) => Kinds(255),
             other => other.kind().unwrap_or(Kinds(255)),
         }
     }
@@ -230,6 +246,15 @@ impl fmt::Display for Value {
             Value::Struct(_) => f.write_str("{...}"),
             Value::List(_) => f.write_str("[...]"),
             Value::Func(name) => write!(f, "{name}"),
+            Value::Validator(v) => {
+                f.write_str(v.name)?;
+                if !v.args.is_empty() {
+                    f.write_str("(")?;
+                    write_joined(f, v.args.iter(), ", ")?;
+                    f.write_str(")")?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -78,6 +78,8 @@ pub enum Src<'a> {
     Expr(&'a Expr),
     /// The declarations of all files of the package.
     Root,
+    /// The declarations of all files of an imported package (an index into the evaluator's packages).
+    Package(usize),
     /// An evaluated value.
     Value(Value),
 }

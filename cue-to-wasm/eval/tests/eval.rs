@@ -84,7 +84,55 @@ fn comprehensions_and_existence_tests() {
 
 #[test]
 fn unsupported_features_fail_clearly() {
-    check_error("import \"strings\"\na: strings.ToUpper(\"x\")", "unsupported feature");
+    check_error("import \"text/template\"\na: template.Execute(\"{{.}}\", 1)", "unsupported feature");
+    check_error("#A: {a: int}\nb: {#A..., c: 1}", "unsupported feature");
+}
+
+#[test]
+fn standard_library_functions() {
+    check("import \"strings\"\na: strings.ToUpper(\"x\")", r#"{"a":"X"}"#);
+    check("import s \"strings\"\na: s.Join([\"a\", \"b\"], \"-\")", r#"{"a":"a-b"}"#);
+    check("import \"list\"\na: list.Sort([3, 1, 2], list.Ascending)", r#"{"a":[1,2,3]}"#);
+    check("import \"math\"\na: math.Floor(2.7)", r#"{"a":2}"#);
+    check("import \"encoding/json\"\na: json.Marshal({x: 1, y: \"<\"})", r#"{"a":"{\"x\":1,\"y\":\"<\"}"}"#);
+    check("import \"encoding/yaml\"\na: yaml.Unmarshal(\"b: [1, 2]\")", r#"{"a":{"b":[1,2]}}"#);
+    check(
+        "import \"uuid\"\na: uuid.SHA1(uuid.ns.DNS, \"cuelang.org\")",
+        r#"{"a":"052ef62d-7223-58b6-a551-c1deee46d401"}"#,
+    );
+    check("import \"strconv\"\na: strconv.Atoi(\"42\") + 1", r#"{"a":43}"#);
+    check_error("import \"strings\"\na: strings.Join([1], \"\")", "invalid list element 0");
+}
+
+#[test]
+fn validators_are_constraints() {
+    check("import \"strings\"\na: strings.MaxRunes(3) & \"abc\"", r#"{"a":"abc"}"#);
+    check_error(
+        "import \"strings\"\na: string & strings.MaxRunes(3)\na: \"abcd\"",
+        "does not satisfy strings.MaxRunes(3)",
+    );
+    check("import \"list\"\na: list.MinItems(1)\na: [1]", r#"{"a":[1]}"#);
+    check_error("import \"list\"\na: list.MinItems(2) & [1]", "does not satisfy list.MinItems(2)");
+    check_error("import \"net\"\na: net.IPv4 & \"::1\"", "does not satisfy net.IPv4");
+    check("a: matchN(1, [int, string]) & 3", r#"{"a":3}"#);
+    check_error("a: matchN(2, [int, string]) & 3", "1 matched, expected 2");
+}
+
+#[test]
+fn imported_packages_come_from_a_package_source() {
+    struct Table;
+    impl cue_eval::PackageSource for Table {
+        fn package(&self, path: &str) -> Result<Option<Vec<SourceFile>>, String> {
+            Ok((path == "example.com/m/lib")
+                .then(|| vec![SourceFile::new("./lib/lib.cue", "package lib\n#Port: int & >0\n_hidden: 1\n")]))
+        }
+    }
+    let files = [SourceFile::new("./in.cue", "import \"example.com/m/lib\"\np: lib.#Port & 80\n")];
+    let out = cue_eval::export_with(&files, &Table, &Options::default()).expect("exports");
+    assert_eq!(value(&out), value(r#"{"p":80}"#));
+    let missing = [SourceFile::new("./in.cue", "import \"example.com/m/other\"\np: 1\n")];
+    let err = cue_eval::export_with(&missing, &Table, &Options::default()).expect_err("missing package");
+    assert!(err.contains("cannot find package"), "{err}");
 }
 
 #[test]
