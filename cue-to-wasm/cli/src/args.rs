@@ -3,7 +3,7 @@
 use cue_eval::{Format, Options};
 
 /// The usage text.
-pub const USAGE: &str = "usage: cue-to-wasm export [--out json|yaml] [-e expr] [files… | dir | .]\n       cue-to-wasm vet [files… | dir | .]\n";
+pub const USAGE: &str = "usage: cue-to-wasm export [--out json|yaml] [-e expr] [files… | dir | .]\n       cue-to-wasm vet [files… | dir | .]\n       cue-to-wasm build <module-dir> [-o file.wasm]\n";
 
 /// A parsed command line.
 pub enum Command {
@@ -11,6 +11,8 @@ pub enum Command {
     Export(Export),
     /// `vet`: evaluate and report errors only.
     Vet(Vec<String>),
+    /// `build`: compile a module into a renderer component.
+    Build(crate::build::BuildArgs),
     /// `help` or no arguments.
     Help,
 }
@@ -29,6 +31,7 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
     match command.as_str() {
         "export" => parse_export(rest).map(Command::Export),
         "vet" => parse_export(rest).map(|e| Command::Vet(e.inputs)),
+        "build" => parse_build(rest).map(Command::Build),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unsupported command {other:?}\n{USAGE}")),
     }
@@ -63,4 +66,21 @@ fn parse_format(text: &str) -> Result<Format, String> {
         "text" => Ok(Format::Text),
         other => Err(format!("unsupported output format {other:?}\n")),
     }
+}
+
+fn parse_build(rest: &[String]) -> Result<crate::build::BuildArgs, String> {
+    let mut dir = None;
+    let mut output = None;
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "-o" | "--output" => output = Some(iter.next().ok_or(format!("flag needs an argument: {arg}\n"))?.clone()),
+            flag if flag.starts_with("--output=") => output = Some(flag["--output=".len()..].to_string()),
+            flag if flag.starts_with('-') && flag.len() > 1 => return Err(format!("unsupported flag {flag}\n")),
+            _ if dir.is_some() => return Err(format!("build takes one module directory\n{USAGE}")),
+            _ => dir = Some(arg.clone()),
+        }
+    }
+    let dir = dir.ok_or(format!("build needs a module directory\n{USAGE}"))?;
+    Ok(crate::build::BuildArgs { dir, output })
 }

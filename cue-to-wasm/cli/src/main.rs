@@ -1,6 +1,7 @@
 //! `cue-to-wasm`: exports CUE packages like `cue export`, with Pequod's own evaluator.
 
 mod args;
+mod build;
 mod load;
 
 use std::io::Write;
@@ -38,6 +39,7 @@ fn run(argv: &[String]) -> Result<String, String> {
             let options = cue_eval::Options::default();
             cue_eval::export_with(&files, &load::Modules::for_inputs(&inputs), &options).map(|_| String::new())
         }
+        Command::Build(build) => build::run(&build),
         Command::Help => Ok(args::USAGE.to_string()),
     }
 }

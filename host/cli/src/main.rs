@@ -1,6 +1,7 @@
 //! `pequod`: the command-line entry point.
 
 mod exit;
+mod module;
 mod output;
 mod render;
 mod run;
@@ -25,11 +26,15 @@ enum Command {
     Modules,
     /// Run the operator against the current cluster until interrupted.
     Run(run::RunArgs),
+    /// Publish, fetch, sign and verify modules in OCI registries.
+    Module(module::ModuleArgs),
     /// Print the CustomResourceDefinitions of Pequod's resources (YAML), e.g. for `kubectl apply -f -`.
     Crds,
 }
 
 fn main() -> ExitCode {
+    // kube links rustls with `ring`, sigstore with `aws-lc-rs`: choose one for the process before any TLS client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PEQUOD_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -38,6 +43,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Modules => render::list_modules(),
         Command::Run(args) => run::run(args),
+        Command::Module(args) => return module::run(args),
         Command::Crds => {
             #[allow(clippy::print_stdout, reason = "the command's output")]
             {

@@ -117,6 +117,8 @@ impl Sandbox {
     pub fn new(options: SandboxOptions) -> Result<Self, LoadError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // Renderers are plain Rust/CUE guests: no GC proposal, whatever features the workspace unifies in.
+        config.wasm_gc(false);
         config.epoch_interruption(true);
         config.consume_fuel(options.consume_fuel);
         let engine = Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;

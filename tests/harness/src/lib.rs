@@ -23,6 +23,15 @@ use kube::{Client, Config};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
+pub mod registry;
+
+/// Makes `ring` the process's TLS crypto provider. The workspace links rustls with two providers (kube asks for
+/// `ring`, sigstore for `aws-lc-rs`), and rustls refuses to guess between them, so every process that makes
+/// TLS clients says which one to use before the first client is built. Safe to call repeatedly.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Why the test cluster could not be started or used.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -59,6 +68,7 @@ struct Endpoint {
 impl TestCluster {
     /// The cluster of this test binary, started on first use.
     pub async fn shared() -> &'static TestCluster {
+        install_crypto_provider();
         SHARED
             .get_or_init(|| async {
                 match Self::connect_or_start().await {
@@ -89,6 +99,7 @@ impl TestCluster {
     /// a client's connection worker runs on the runtime that created it and ends with it, and every
     /// `#[tokio::test]` has a runtime of its own.
     pub fn client(&self) -> Client {
+        install_crypto_provider();
         Client::try_from(self.config.clone()).expect("a client for the test cluster")
     }
 
