@@ -505,7 +505,7 @@ fn applied_hash(object: &Value) -> String {
 }
 
 /// Transient API errors are retried soon.
-pub(crate) fn error_policy(graph: Arc<ResourceGraph>, error: &Error, _context: Arc<Context>) -> Action {
+pub(crate) fn error_policy(graph: Arc<ResourceGraph>, error: &Error, context: Arc<Context>) -> Action {
     tracing::warn!(graph = %graph.name_any(), namespace = ?graph.namespace(), error = %error, label = error.label(), "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(context.backoff(crate::backoff_key(&*graph)))
 }

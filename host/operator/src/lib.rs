@@ -83,6 +83,8 @@ pub struct Context {
     drift_triggers: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<ResourceGraph>>>>,
     /// The last render of each Transform, keyed by namespace/name, with the hash of what produced it.
     renders: Mutex<HashMap<String, (String, Arc<pequod_sandbox::Rendered>)>>,
+    /// Consecutive failed reconciles per object, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
     /// Set once the API server answered and our CRDs are served.
     api_ready: AtomicBool,
 }
@@ -112,6 +114,7 @@ impl Context {
             drift,
             drift_triggers: Mutex::new(Some(triggers)),
             renders: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
             api_ready: AtomicBool::new(false),
         })
     }
@@ -125,6 +128,20 @@ impl Context {
                  (install them with `pequod crds | kubectl apply -f -`)"
                 .into())
         }
+    }
+
+    /// How long to wait before retrying an object whose reconcile failed: 5 s, doubling with each
+    /// consecutive failure, at most 5 minutes (an API server that is down is not hammered).
+    pub(crate) fn backoff(&self, key: String) -> std::time::Duration {
+        let mut failures = self.failures.lock().expect("backoff lock");
+        let count = failures.entry(key).or_insert(0);
+        *count = count.saturating_add(1);
+        backoff_delay(*count)
+    }
+
+    /// Forgets an object's failures after a successful reconcile.
+    fn recovered(&self, key: &str) {
+        self.failures.lock().expect("backoff lock").remove(key);
     }
 
     /// Checks that the API server serves our CRDs, and records the answer for `/readyz`.
@@ -227,7 +244,7 @@ type Reconciled = std::pin::Pin<Box<dyn Future<Output = Result<kube::runtime::co
 /// Wraps a reconciler to count it and time it.
 fn timed<K, F, Fut>(reconcile: F, controller: metrics::ControllerKind) -> impl Fn(Arc<K>, Arc<Context>) -> Reconciled
 where
-    K: Send + Sync + 'static,
+    K: kube::Resource<DynamicType = ()> + Send + Sync + 'static,
     F: Fn(Arc<K>, Arc<Context>) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = Result<kube::runtime::controller::Action, Error>> + Send + 'static,
 {
@@ -235,12 +252,33 @@ where
         let reconcile = reconcile.clone();
         Box::pin(async move {
             let started = Instant::now();
+            let key = backoff_key(&*object);
             let result = reconcile(object, Arc::clone(&context)).await;
+            if result.is_ok() {
+                context.recovered(&key);
+            }
             let error = result.as_ref().err().map(Error::label);
             context.metrics.reconciled(controller, started.elapsed(), error);
             result
         })
     }
+}
+
+/// The delay after `failures` consecutive failures: 5 s, 10 s, 20 s, … capped at 5 minutes.
+fn backoff_delay(failures: u32) -> std::time::Duration {
+    let seconds = 5u64 << failures.saturating_sub(1).min(6);
+    std::time::Duration::from_secs(seconds.min(300))
+}
+
+/// The key of an object in the backoff table: kind, namespace, name.
+pub(crate) fn backoff_key<K: kube::Resource<DynamicType = ()>>(object: &K) -> String {
+    let meta = object.meta();
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
 }
 
 /// Writes `status` into the status subresource of `object` with Server-Side Apply, as field manager
@@ -268,4 +306,13 @@ where
 /// The current time as a Kubernetes timestamp.
 pub(crate) fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let delays: Vec<u64> = (1..=9).map(|n| super::backoff_delay(n).as_secs()).collect();
+        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
+    }
 }

@@ -311,7 +311,7 @@ fn report_progress(
 }
 
 /// Transient API errors are retried soon; anything else waits for a change.
-pub(crate) fn error_policy(transform: Arc<Transform>, error: &Error, _context: Arc<Context>) -> Action {
+pub(crate) fn error_policy(transform: Arc<Transform>, error: &Error, context: Arc<Context>) -> Action {
     tracing::warn!(transform = %transform.name_any(), namespace = ?transform.namespace(), error = %error, label = error.label(), "reconcile failed");
-    Action::requeue(Duration::from_secs(5))
+    Action::requeue(context.backoff(crate::backoff_key(&*transform)))
 }
