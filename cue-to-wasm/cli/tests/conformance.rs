@@ -15,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// The error classes of `replay.py`, shared with the differential test.
+#[path = "difftest/classes.rs"]
+mod classes;
+
 /// The pass count may not fall below this. It sits a little under the 3,410 reached on an idle machine,
 /// because a few slow cases can hit [`CASE_TIMEOUT`] when CI runs other work beside this test; raise it as
 /// the evaluator improves.
@@ -24,25 +28,8 @@ const WORKERS: usize = 2;
 /// The time one case may take.
 const CASE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Error classes, matched in this order against the whole stderr (as `replay.py` does).
-const ERROR_CLASSES: &[(&str, &str)] = &[
-    ("not-allowed", "field not allowed"),
-    ("required", "field is required but not present"),
-    ("structural-cycle", "structural cycle"),
-    ("cycle", "cycle"),
-    ("incomplete", "incomplete value"),
-    ("non-concrete", "non-concrete value"),
-    ("conflict", "conflicting values"),
-    ("out-of-bound", "invalid value"),
-    ("undefined", "undefined field"),
-    ("not-found", "not found"),
-    ("index", "index out of range"),
-    ("parse", "expected"),
-];
-
 fn error_class(stderr: &[u8]) -> &'static str {
-    let text = String::from_utf8_lossy(stderr);
-    ERROR_CLASSES.iter().find(|(_, needle)| text.contains(needle)).map_or("other", |(name, _)| name)
+    classes::error_class(stderr)
 }
 
 struct Outcome {

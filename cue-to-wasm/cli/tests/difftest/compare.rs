@@ -5,29 +5,12 @@ use serde_json::Value;
 
 use super::tools::Run;
 
-/// Error classes, matched in this order against the whole stderr (the classes of `replay.py`).
-pub const ERROR_CLASSES: &[(&str, &str)] = &[
-    ("not-allowed", "field not allowed"),
-    ("required", "field is required but not present"),
-    ("structural-cycle", "structural cycle"),
-    ("cycle", "cycle"),
-    ("incomplete", "incomplete value"),
-    ("non-concrete", "non-concrete value"),
-    ("conflict", "conflicting values"),
-    ("out-of-bound", "invalid value"),
-    ("undefined", "undefined field"),
-    ("not-found", "not found"),
-    ("index", "index out of range"),
-    ("parse", "expected"),
-];
-
 /// The error class of a failed run's stderr (`other` when no class matches, `timeout` when it was stopped).
 pub fn error_class(run: &Run) -> &'static str {
     if run.timed_out {
         return "timeout";
     }
-    let text = String::from_utf8_lossy(&run.stderr);
-    ERROR_CLASSES.iter().find(|(_, needle)| text.contains(needle)).map_or("other", |(name, _)| name)
+    super::classes::error_class(&run.stderr)
 }
 
 /// How two runs compare.
