@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real parts the supply-chain tests run against, when missing:
 #   - Debian's `docker-registry` (the CNCF distribution registry) and `htpasswd` (apache2-utils);
+#   - Debian's `git`, whose `git http-backend` serves the git-module tests' repositories;
 #   - the `cosign` CLI of a pinned version, built from the Go module proxy into
 #     ${PEQUOD_CACHE:-$HOME/.cache/pequod}/cosign-<version>/bin.
 # Idempotent: does nothing when everything is there. Prints the cosign binary's path last.
@@ -13,6 +14,7 @@ cosign_dir="${cache}/cosign-${COSIGN_VERSION}/bin"
 packages=()
 [ -x /usr/bin/docker-registry ] || packages+=(docker-registry)
 command -v htpasswd >/dev/null || packages+=(apache2-utils)
+[ -x "$(git --exec-path 2>/dev/null)/git-http-backend" ] || packages+=(git)
 if [ "${#packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then as_root=(); else as_root=(sudo); fi
   "${as_root[@]}" apt-get update -qq

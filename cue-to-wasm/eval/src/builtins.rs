@@ -284,7 +284,7 @@ pub(crate) fn num_arg(v: &Value, i: usize) -> Result<Num, Fail> {
 /// Argument `i` as an integer.
 pub(crate) fn int_arg(v: &Value, i: usize) -> Result<BigInt, Fail> {
     match concrete(v, i)? {
-        Value::Num(Num::Int(n)) => Ok(n),
+        Value::Num(n) if n.is_int() => Ok(n.as_int().cloned().unwrap_or_default()),
         other => Err(Fail::Type(i, other, "int")),
     }
 }
@@ -438,14 +438,15 @@ fn int_op(args: &[Value], name: &str, f: fn(&BigInt, &BigInt) -> BigInt) -> Res 
     let a = ops::default_of(&args[0]);
     let b = ops::default_of(&args[1]);
     Ok(match (&a, &b) {
-        (Value::Num(Num::Int(x)), Value::Num(Num::Int(y))) => {
+        (Value::Num(x), Value::Num(y)) if x.is_int() && y.is_int() => {
+            let (x, y) = (x.as_int().cloned().unwrap_or_default(), y.as_int().cloned().unwrap_or_default());
             if y.is_zero() {
                 return Err(Fail::Msg("division by zero".into()));
             }
-            Value::Num(Num::Int(f(x, y)))
+            Value::Num(Num::Int(f(&x, &y)))
         }
         _ if a.is_atom() && b.is_atom() => {
-            let (i, bad) = if matches!(a, Value::Num(Num::Int(_))) { (1, &b) } else { (0, &a) };
+            let (i, bad) = if matches!(&a, Value::Num(n) if n.is_int()) { (1, &b) } else { (0, &a) };
             return Err(Fail::Type(i, bad.clone(), "int"));
         }
         _ => Value::error(ErrorKind::Incomplete, format!("{name}: incomplete arguments")),

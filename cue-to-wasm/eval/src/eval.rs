@@ -51,6 +51,8 @@ enum Pending<'a> {
 struct Build<'a> {
     scalar: Option<Value>,
     is_struct: bool,
+    /// A struct literal without embeddings was met: no list can be its value.
+    pure_struct: bool,
     lists: Vec<ListLit<'a>>,
     allowed: HashMap<u32, HashSet<Rc<str>>>,
     open: HashSet<u32>,
@@ -344,6 +346,9 @@ impl<'a> Evaluator<'a> {
         if decls.is_empty() || decls.iter().any(|d| !matches!(d, Decl::Embed(_) | Decl::Attribute(_))) {
             b.is_struct = true;
         }
+        if !matches!(c.src, Src::Root | Src::Package(_)) && !decls.iter().any(|d| matches!(d, Decl::Embed(_))) {
+            b.pure_struct = true;
+        }
         let embed = if matches!(c.src, Src::Root) { None } else { Some(lit_group) };
         for decl in decls {
             self.add_decl(v, decl, &env, &groups, embed, lit_group, b, queue);
@@ -529,7 +534,7 @@ impl<'a> Evaluator<'a> {
         if let Some(&n) = closed.first() {
             let bad = closed.iter().find(|&&m| m != n).copied().or_else(|| (max > n).then_some(max));
             if let Some(m) = bad {
-                let message = format!("incompatible list lengths ({n} and {m})");
+                let message = format!("incompatible list lengths ({} and {})", n.min(m), n.max(m));
                 b.error.get_or_insert(Value::error(ErrorKind::Conflict, message));
                 return;
             }
@@ -669,6 +674,7 @@ impl<'a> Evaluator<'a> {
         match value {
             Value::Struct(_) => {
                 b.is_struct = true;
+                b.pure_struct = true;
                 let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
                 for (label, arc) in arcs {
                     let src = Src::Value(self.vertex_value(arc.vid));
@@ -883,8 +889,12 @@ impl<'a> Evaluator<'a> {
             return scalar;
         }
         let has_regular = self.vertices[v].arcs.iter().any(|(l, a)| l.is_regular() && a.kind != ArcKind::Optional);
+        let has_field = self.vertices[v]
+            .arcs
+            .iter()
+            .any(|(l, a)| matches!(l, Label::Field(_)) && l.is_regular() && a.kind != ArcKind::Optional);
         if !b.lists.is_empty() {
-            if b.is_struct && has_regular {
+            if b.is_struct && (has_field || b.pure_struct) {
                 return Value::error(ErrorKind::Conflict, "conflicting values list and struct");
             }
             return match scalar {

@@ -107,7 +107,8 @@ impl Evaluator<'_> {
     }
 
     fn export_list(&mut self, s: VId, errors: &mut Vec<Diagnostic>) -> Option<Data> {
-        let vids: Vec<VId> = self.vertices[s].arcs.values().map(|a| a.vid).collect();
+        let vids: Vec<VId> =
+            self.vertices[s].arcs.iter().filter(|(l, _)| matches!(l, Label::Index(_))).map(|(_, a)| a.vid).collect();
         let before = errors.len();
         let items: Vec<Data> = vids.into_iter().filter_map(|v| self.export_node(v, errors)).collect();
         (errors.len() == before).then_some(Data::List(items))
@@ -303,20 +304,88 @@ fn yaml_scalar(data: &Data) -> String {
     match data {
         Data::Null => "null".into(),
         Data::Bool(b) => b.to_string(),
-        Data::Num(n) => n.clone(),
+        Data::Num(n) => yaml_number(n),
         Data::Str(s) => yaml_string(s),
         Data::List(_) => "[]".into(),
         Data::Object(_) => "{}".into(),
     }
 }
 
+/// A number in YAML: an exponent without a fraction is written in lower case (`1e+30`), as a YAML
+/// float; with a fraction it stays as the official tool prints it (`1.0E+30`).
+fn yaml_number(n: &str) -> String {
+    if n.contains('E') && !n.contains('.') { n.to_ascii_lowercase() } else { n.to_string() }
+}
+
+/// Reports whether a plain scalar would read back as something other than a string in YAML 1.1:
+/// a boolean or null word (in lower, capitalised or upper case) or a number form.
+fn yaml_non_string(s: &str) -> bool {
+    let words = ["true", "false", "null", "yes", "no", "on", "off", "y", "n", "t", "f"];
+    let lower = s.to_ascii_lowercase();
+    let capitalised = |w: &str| {
+        let mut c = w.chars();
+        c.next().map(|h| h.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    };
+    if s == "~" || words.iter().any(|w| *w == lower && (s == *w || s == w.to_ascii_uppercase() || s == capitalised(w)))
+    {
+        return true;
+    }
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if matches!(body, ".inf" | ".Inf" | ".INF") || matches!(s, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let radix = |p: &str, ok: fn(char) -> bool| {
+        body.strip_prefix(p).is_some_and(|d| !d.is_empty() && d.chars().all(|c| ok(c) || c == '_'))
+    };
+    if radix("0x", |c| c.is_ascii_hexdigit()) || radix("0o", |c| c.is_digit(8)) || radix("0b", |c| c.is_digit(2)) {
+        return true;
+    }
+    yaml_decimal(body) || yaml_sexagesimal(body)
+}
+
+/// `1`, `1_000`, `1.5`, `.5`, `1.`, `1e3`, `1.5E-3` (after the sign).
+fn yaml_decimal(body: &str) -> bool {
+    let (mant, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = match mant.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mant, None),
+    };
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit() || c == '_');
+    let int_ok = digits(int) && int.chars().next().is_none_or(|c| c.is_ascii_digit());
+    let mant_ok = match frac {
+        Some(f) => {
+            int_ok && digits(f) && (int.chars().any(|c| c.is_ascii_digit()) || f.chars().any(|c| c.is_ascii_digit()))
+        }
+        None => int_ok && !int.is_empty(),
+    };
+    let exp_ok = exp.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
+    });
+    mant_ok && exp_ok
+}
+
+/// `12:30`, `1:20:30.5` (base-60 numbers of YAML 1.1).
+fn yaml_sexagesimal(body: &str) -> bool {
+    let mut parts = body.split(':');
+    let head = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    if rest.is_empty() || head.is_empty() || !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
+        return false;
+    }
+    let last = rest.len() - 1;
+    rest.iter().enumerate().all(|(i, p)| {
+        let p = if i == last { p.split_once('.').map_or(*p, |(a, _)| a) } else { p };
+        !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
 fn yaml_string(s: &str) -> String {
     let special = s.is_empty()
-        || s.parse::<f64>().is_ok()
-        || matches!(
-            s.to_ascii_lowercase().as_str(),
-            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "~"
-        )
+        || yaml_non_string(s)
         || s.starts_with([
             ' ', '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
         ])

@@ -193,6 +193,10 @@ impl<'a> Evaluator<'a> {
         match self.vertices[t].arcs.get(label) {
             Some(arc) if arc.kind == ArcKind::Regular || !label.is_regular() => Ok(arc.vid),
             Some(arc) if arc.kind == ArcKind::Required => Ok(arc.vid),
+            Some(_) if matches!(label, Label::Field(_)) => {
+                let name = label.name().unwrap_or_default();
+                Err(Value::error(ErrorKind::Incomplete, format!("cannot reference optional field: {name}")))
+            }
             _ => {
                 let name = match label {
                     Label::Field(n) => n.to_string(),
@@ -367,7 +371,12 @@ impl<'a> Evaluator<'a> {
             BinaryOp::Eq | BinaryOp::NotEq if is_bottom_literal(lhs) || is_bottom_literal(rhs) => {
                 let other = if is_bottom_literal(lhs) { rhs } else { lhs };
                 let value = self.eval_expr(other, env, ctx);
-                Value::Bool(value.is_bottom() == (op == BinaryOp::Eq))
+                // A struct or list with a permanent error inside (a conflicting field) is an error too.
+                let erroneous = match &value {
+                    Value::Struct(t) | Value::List(t) => self.permanent_error(*t, 24).is_some(),
+                    v => v.is_bottom(),
+                };
+                Value::Bool(erroneous == (op == BinaryOp::Eq))
             }
             BinaryOp::And | BinaryOp::Or => {
                 let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
@@ -382,9 +391,48 @@ impl<'a> Evaluator<'a> {
             _ => {
                 let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
                 let b = ops::default_of(&self.eval_expr(rhs, env, ctx));
-                self.binary_nodes(op, a, b)
+                let result = self.binary_nodes(op, a.clone(), b.clone());
+                self.classify_operand_error(result, op, [(&a, lhs), (&b, rhs)], env)
             }
         }
+    }
+
+    /// Gives an error about a non-concrete operand the official tool's class: a type written in
+    /// place (`int + 1`) can never become concrete, a permanent error; a referenced value (`x + 1`)
+    /// is incomplete ("non-concrete value int in operand to +").
+    fn classify_operand_error(
+        &mut self,
+        result: Value,
+        op: BinaryOp,
+        operands: [(&Value, &'a Expr); 2],
+        env: &Env<'a>,
+    ) -> Value {
+        let Value::Bottom(e) = &result else { return result };
+        if e.kind != ErrorKind::Incomplete || !e.message.starts_with("invalid operand ") {
+            return result;
+        }
+        let Some((value, expr)) = operands
+            .into_iter()
+            .find(|(v, _)| !v.is_bottom() && !v.is_atom() && !matches!(v, Value::Struct(_) | Value::List(_)))
+        else {
+            return result;
+        };
+        let referenced = match &expr.kind {
+            ExprKind::Ident(id) => self.lookup(&id.name, env).is_some(),
+            ExprKind::Selector { .. } | ExprKind::Index { .. } | ExprKind::Call { .. } => true,
+            _ => false,
+        };
+        if matches!(value, Value::Top) {
+            // `_` met through a reference cycle: left as it is.
+            return result;
+        }
+        let mut error = (**e).clone();
+        if referenced {
+            error.message = format!("non-concrete value {value} in operand to {}", op.as_str());
+        } else {
+            error.kind = ErrorKind::Eval;
+        }
+        Value::Bottom(Rc::new(error))
     }
 
     fn binary_nodes(&mut self, op: BinaryOp, a: Value, b: Value) -> Value {

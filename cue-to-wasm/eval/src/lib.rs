@@ -226,12 +226,63 @@ fn export_here(
             Format::Yaml => Ok(export::to_yaml(&d)),
             Format::Text => match d {
                 Data::Str(s) => Ok(format!("{s}\n")),
-                Data::Num(n) => Ok(format!("{n}\n")),
-                Data::Bool(b) => Ok(format!("{b}\n")),
-                _ => Err("cannot export value as text: not a string, number or bool\n".into()),
+                other => {
+                    let prefix = options.expression.as_deref().map(|e| format!("{e}: ")).unwrap_or_default();
+                    let (text, kind) = (compact_cue(&other), data_kind(&other));
+                    Err(format!("{prefix}cannot use value {text} (type {kind}) as string\n"))
+                }
             },
         },
-        _ => Err(render_errors(&errors, files)),
+        _ => Err(render_errors(&only_permanent(errors), files)),
+    }
+}
+
+/// Like the official tool, reports only the permanent errors when there are any: incomplete values
+/// and missing required fields are left out next to a conflict.
+/// Errors that may come from this evaluator's own limits (an unsupported feature, a builtin it lacks,
+/// its disjunction budget) hide nothing.
+fn only_permanent(errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let hides = |d: &Diagnostic| {
+        !d.error.kind.is_incomplete()
+            && !matches!(d.error.kind, ErrorKind::Unsupported | ErrorKind::NotFound)
+            && !d.error.message.contains("budget exceeded")
+    };
+    if !errors.iter().any(hides) {
+        return errors;
+    }
+    errors.into_iter().filter(|d| !d.error.kind.is_incomplete()).collect()
+}
+
+/// The kind of exported data, as error messages name it.
+fn data_kind(d: &Data) -> &'static str {
+    match d {
+        Data::Null => "null",
+        Data::Bool(_) => "bool",
+        Data::Num(n) if n.contains(['.', 'E']) => "float",
+        Data::Num(_) => "int",
+        Data::Str(_) => "string",
+        Data::List(_) => "list",
+        Data::Object(_) => "struct",
+    }
+}
+
+/// Data in compact CUE syntax (`{a:1,b:[true]}`), as values are shown in messages.
+fn compact_cue(d: &Data) -> String {
+    match d {
+        Data::Null => "null".into(),
+        Data::Bool(b) => b.to_string(),
+        Data::Num(n) => n.clone(),
+        Data::Str(s) => value::quote(s),
+        Data::List(items) => format!("[{}]", items.iter().map(compact_cue).collect::<Vec<_>>().join(",")),
+        Data::Object(fields) => {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| {
+                    format!("{}:{}", export::format_label(&vertex::Label::Field(k.as_str().into())), compact_cue(v))
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
     }
 }
 

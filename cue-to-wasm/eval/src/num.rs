@@ -15,6 +15,8 @@ const DIVISION_DIGITS: u32 = 34;
 pub enum Num {
     /// An integer of any size.
     Int(BigInt),
+    /// The integer zero with a negative sign, as a product like `-5 * 0` gives (exported as `-0`).
+    NegZeroInt,
     /// A decimal `mantissa × 10^exponent`.
     Float(Decimal),
 }
@@ -26,16 +28,31 @@ pub struct Decimal {
     pub mantissa: BigInt,
     /// The power of ten.
     pub exponent: i64,
+    /// For a zero mantissa: the zero is negative (`-0.0`).
+    pub negative_zero: bool,
 }
+
+/// The number of significant digits kept by additions and multiplications of floats.
+const ARITH_DIGITS: u32 = 34;
 
 fn pow10(n: u64) -> BigInt {
     num_traits::pow(BigInt::from(10), n as usize)
 }
 
 impl Decimal {
+    /// Creates a decimal `mantissa × 10^exponent`.
+    pub fn new(mantissa: BigInt, exponent: i64) -> Decimal {
+        Decimal { mantissa, exponent, negative_zero: false }
+    }
+
     /// Creates a decimal from an integer.
     pub fn from_int(i: &BigInt) -> Decimal {
-        Decimal { mantissa: i.clone(), exponent: 0 }
+        Decimal::new(i.clone(), 0)
+    }
+
+    /// Returns true if the value is negative (including a negative zero).
+    fn sign_negative(&self) -> bool {
+        self.mantissa.is_negative() || self.negative_zero
     }
 
     fn align(&self, other: &Decimal) -> (BigInt, BigInt, i64) {
@@ -45,30 +62,69 @@ impl Decimal {
         (a, b, exp)
     }
 
+    /// Adds; a zero sum is negative only when both operands are negative zeros (or the sum of two
+    /// negative values rounds to zero, which cannot happen for exact sums).
     fn add(&self, other: &Decimal) -> Decimal {
         let (a, b, exponent) = self.align(other);
-        Decimal { mantissa: a + b, exponent }
+        let mantissa = a + b;
+        let negative_zero = mantissa.is_zero() && self.sign_negative() && other.sign_negative();
+        Decimal { mantissa, exponent, negative_zero }.round_to(ARITH_DIGITS, false)
     }
 
+    /// Multiplies; the sign of the product (also of a zero product) is the exclusive or of the signs.
     fn mul(&self, other: &Decimal) -> Decimal {
-        Decimal { mantissa: &self.mantissa * &other.mantissa, exponent: self.exponent + other.exponent }
+        let mantissa = &self.mantissa * &other.mantissa;
+        let negative_zero = mantissa.is_zero() && (self.sign_negative() != other.sign_negative());
+        Decimal { mantissa, exponent: self.exponent + other.exponent, negative_zero }.round_to(ARITH_DIGITS, false)
     }
 
+    /// Flips the sign (also of a zero), as subtraction does to its right operand.
+    fn flip(&self) -> Decimal {
+        Decimal {
+            mantissa: -&self.mantissa,
+            exponent: self.exponent,
+            negative_zero: self.mantissa.is_zero() && !self.negative_zero,
+        }
+    }
+
+    /// Unary minus: like `0 - x`, so the negation of any zero is a positive zero.
     fn neg(&self) -> Decimal {
-        Decimal { mantissa: -&self.mantissa, exponent: self.exponent }
+        Decimal { mantissa: -&self.mantissa, exponent: self.exponent, negative_zero: false }
     }
 
+    /// Divides like the official tool: 34 significant digits; an exact (or rounded) quotient loses its
+    /// trailing zeros, and an integral one below 34 integer digits keeps one zero (`10 / 5` is `2.0`,
+    /// `100 / 1` is `1.0E+2`). A zero dividend gives a positive zero with at most one fractional digit.
     fn div(&self, other: &Decimal) -> Option<Decimal> {
         if other.mantissa.is_zero() {
             return None;
+        }
+        if self.mantissa.is_zero() {
+            let exponent = (self.exponent - other.exponent).clamp(-1, 0);
+            return Some(Decimal::new(BigInt::zero(), exponent));
         }
         let shift = u64::from(DIVISION_DIGITS) + digits(&other.mantissa) as u64;
         let num = &self.mantissa * pow10(shift);
         let (q, r) = num.div_rem(&other.mantissa);
         let exponent = self.exponent - other.exponent - shift as i64;
-        let mut result = Decimal { mantissa: q, exponent };
+        let mut result = Decimal::new(q, exponent);
         result = result.round_to(DIVISION_DIGITS, !r.is_zero());
-        Some(result.trim_exact(r.is_zero()))
+        Some(result.reduce_quotient())
+    }
+
+    /// Strips the trailing zeros of a quotient, keeping one on an integral value of fewer than 34
+    /// integer digits.
+    fn reduce_quotient(mut self) -> Decimal {
+        let ten = BigInt::from(10);
+        while (&self.mantissa % &ten).is_zero() {
+            self.mantissa /= &ten;
+            self.exponent += 1;
+        }
+        if self.exponent >= 0 && digits(&self.mantissa) as i64 + self.exponent < i64::from(DIVISION_DIGITS) {
+            self.mantissa *= &ten;
+            self.exponent -= 1;
+        }
+        self
     }
 
     /// Rounds to `digits` significant digits (half up on the dropped digits).
@@ -83,23 +139,7 @@ impl Decimal {
         if r.abs() * 2 >= divisor {
             q += if self.mantissa.is_negative() { -1 } else { 1 };
         }
-        Decimal { mantissa: q, exponent: self.exponent + drop as i64 }
-    }
-
-    /// Removes trailing zeros of an exact quotient, keeping at least the integer digits.
-    fn trim_exact(mut self, exact: bool) -> Decimal {
-        if !exact {
-            return self;
-        }
-        let ten = BigInt::from(10);
-        while self.exponent < 0 && !self.mantissa.is_zero() && (&self.mantissa % &ten).is_zero() {
-            self.mantissa /= &ten;
-            self.exponent += 1;
-        }
-        if self.mantissa.is_zero() {
-            self.exponent = 0;
-        }
-        self
+        Decimal { mantissa: q, exponent: self.exponent + drop as i64, negative_zero: self.negative_zero }
     }
 
     fn cmp(&self, other: &Decimal) -> Ordering {
@@ -125,7 +165,7 @@ fn digits(i: &BigInt) -> usize {
 impl fmt::Display for Decimal {
     /// Formats like the official tool (apd's `%G`-style text): plain notation for moderate exponents.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let negative = self.mantissa.is_negative();
+        let negative = self.sign_negative();
         let text = self.mantissa.abs().to_string();
         let sign = if negative { "-" } else { "" };
         let adjusted = self.exponent + text.len() as i64 - 1;
@@ -142,7 +182,7 @@ impl fmt::Display for Decimal {
         let (head, tail) = text.split_at(1);
         let dot = if tail.is_empty() { String::new() } else { format!(".{tail}") };
         let esign = if adjusted >= 0 { "+" } else { "-" };
-        write!(f, "{sign}{head}{dot}e{esign}{}", adjusted.abs())
+        write!(f, "{sign}{head}{dot}E{esign}{}", adjusted.abs())
     }
 }
 
@@ -150,6 +190,7 @@ impl fmt::Display for Num {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Num::Int(i) => write!(f, "{i}"),
+            Num::NegZeroInt => f.write_str("-0"),
             Num::Float(d) => write!(f, "{d}"),
         }
     }
@@ -186,32 +227,54 @@ impl Num {
     pub fn to_decimal(&self) -> Decimal {
         match self {
             Num::Int(i) => Decimal::from_int(i),
+            Num::NegZeroInt => Decimal { negative_zero: true, ..Decimal::new(BigInt::zero(), 0) },
             Num::Float(d) => d.clone(),
         }
     }
 
     /// Returns true for integers.
     pub fn is_int(&self) -> bool {
-        matches!(self, Num::Int(_))
+        matches!(self, Num::Int(_) | Num::NegZeroInt)
+    }
+
+    /// Makes an integer from a decimal result of integer arithmetic (keeping a negative zero).
+    fn int_from(d: Decimal) -> Num {
+        if d.mantissa.is_zero() && d.negative_zero {
+            return Num::NegZeroInt;
+        }
+        Num::Int(d.to_integer().unwrap_or_default())
     }
 
     /// Adds two numbers.
     pub fn add(&self, other: &Num) -> Num {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => Num::Int(a + b),
+            _ if self.is_int() && other.is_int() => Num::int_from(self.to_decimal().add(&other.to_decimal())),
             _ => Num::Float(self.to_decimal().add(&other.to_decimal())),
         }
     }
 
-    /// Subtracts two numbers.
+    /// Subtracts two numbers (`x + (-y)`, where the sign of a zero `y` flips too).
     pub fn sub(&self, other: &Num) -> Num {
-        self.add(&other.neg())
+        let flipped = other.to_decimal().flip();
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => Num::Int(a - b),
+            _ if self.is_int() && other.is_int() => Num::int_from(self.to_decimal().add(&flipped)),
+            _ => Num::Float(self.to_decimal().add(&flipped)),
+        }
     }
 
-    /// Multiplies two numbers.
+    /// Multiplies two numbers; a zero product takes the sign of the operands (`-5 * 0` is `-0`).
     pub fn mul(&self, other: &Num) -> Num {
         match (self, other) {
-            (Num::Int(a), Num::Int(b)) => Num::Int(a * b),
+            (Num::Int(a), Num::Int(b)) => {
+                let product = a * b;
+                if product.is_zero() && (a.is_negative() || b.is_negative()) && !(a.is_negative() && b.is_negative()) {
+                    return Num::NegZeroInt;
+                }
+                Num::Int(product)
+            }
+            _ if self.is_int() && other.is_int() => Num::int_from(self.to_decimal().mul(&other.to_decimal())),
             _ => Num::Float(self.to_decimal().mul(&other.to_decimal())),
         }
     }
@@ -221,10 +284,11 @@ impl Num {
         self.to_decimal().div(&other.to_decimal()).map(Num::Float).ok_or(ArithError::DivisionByZero)
     }
 
-    /// Negates a number.
+    /// Negates a number (the negation of a zero is a positive zero).
     pub fn neg(&self) -> Num {
         match self {
             Num::Int(i) => Num::Int(-i),
+            Num::NegZeroInt => Num::Int(BigInt::zero()),
             Num::Float(d) => Num::Float(d.neg()),
         }
     }
@@ -241,6 +305,7 @@ impl Num {
     pub fn as_int(&self) -> Option<&BigInt> {
         match self {
             Num::Int(i) => Some(i),
+            Num::NegZeroInt => Some(&BigInt::ZERO),
             Num::Float(_) => None,
         }
     }
@@ -276,7 +341,7 @@ fn parse_decimal(text: &str) -> Option<Decimal> {
     let digits = format!("{int}{frac}");
     let digits = if digits.is_empty() { "0".to_string() } else { digits };
     let mantissa = BigInt::parse_bytes(digits.as_bytes(), 10)?;
-    Some(Decimal { mantissa, exponent: exp - frac.len() as i64 })
+    Some(Decimal::new(mantissa, exp - frac.len() as i64))
 }
 
 #[cfg(test)]
@@ -294,12 +359,12 @@ mod tests {
         assert_eq!(n("1.5Ki", true).to_string(), "1536");
         assert_eq!(n("1.0", false).to_string(), "1.0");
         assert_eq!(n("0.001", false).to_string(), "0.001");
-        assert_eq!(n("1e3", false).to_string(), "1e+3");
+        assert_eq!(n("1e3", false).to_string(), "1E+3");
     }
 
     #[test]
     fn divides_to_float() {
-        assert_eq!(n("4", true).div(&n("2", true)).expect("divides").to_string(), "2");
+        assert_eq!(n("4", true).div(&n("2", true)).expect("divides").to_string(), "2.0");
         assert_eq!(n("1", true).div(&n("4", true)).expect("divides").to_string(), "0.25");
         assert!(n("1", true).div(&n("0", true)).is_err());
     }

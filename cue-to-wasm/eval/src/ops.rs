@@ -282,29 +282,14 @@ fn mismatch(op: BinaryOp, a: &Value, b: &Value) -> Value {
     Value::error(ErrorKind::Eval, message)
 }
 
+/// `==` and `!=`: values of different concrete kinds are simply unequal (`1 == "a"`, `{a: 1} == 1`).
 fn equality(op: BinaryOp, a: &Value, b: &Value) -> Value {
+    let concrete = |v: &Value| v.is_atom() || matches!(v, Value::Struct(_) | Value::List(_));
     let equal = match (a, b) {
-        _ if a.is_atom() && b.is_atom() => {
-            if a.kinds().and(b.kinds()).0 == 0 && !matches!(a, Value::Null) && !matches!(b, Value::Null) {
-                let both_numbers = Kinds::NUMBER.contains(a.kinds().and(Kinds::NUMBER))
-                    && matches!((a, b), (Value::Num(_), Value::Num(_)));
-                if !both_numbers {
-                    return mismatch(op, a, b);
-                }
-            }
-            match (a, b) {
-                (Value::Num(x), Value::Num(y)) => x.cmp_value(y) == Ordering::Equal,
-                _ => atoms_equal(a, b),
-            }
-        }
-        (Value::Null, _) | (_, Value::Null) if a.is_atom() || b.is_atom() => false,
-        _ if a.is_atom() || b.is_atom() => {
-            let other = if a.is_atom() { b } else { a };
-            if matches!(other, Value::Struct(_) | Value::List(_)) {
-                return mismatch(op, a, b);
-            }
-            return incomplete_operand(op, other);
-        }
+        (Value::Num(x), Value::Num(y)) => x.cmp_value(y) == Ordering::Equal,
+        _ if a.is_atom() && b.is_atom() => a.kinds().and(b.kinds()).0 != 0 && atoms_equal(a, b),
+        _ if concrete(a) && concrete(b) => false,
+        _ if concrete(a) => return incomplete_operand(op, b),
         _ => return incomplete_operand(op, a),
     };
     Value::Bool(equal == (op == BinaryOp::Eq))

@@ -175,7 +175,7 @@ impl Value {
         Some(match self {
             Value::Null => Kinds::NULL,
             Value::Bool(_) => Kinds::BOOL,
-            Value::Num(Num::Int(_)) => Kinds::INT,
+            Value::Num(Num::Int(_) | Num::NegZeroInt) => Kinds::INT,
             Value::Num(Num::Float(_)) => Kinds::FLOAT,
             Value::Str(_) => Kinds::STRING,
             Value::Bytes(_) => Kinds::BYTES,

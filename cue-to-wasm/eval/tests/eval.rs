@@ -139,3 +139,118 @@ fn imported_packages_come_from_a_package_source() {
 fn structural_cycles_are_errors() {
     check_error("a: b: a", "structural cycle");
 }
+
+/// Checks the exact text `cue export` prints (numbers are compared as written).
+fn check_text(source: &str, expected: &str) {
+    match run(source) {
+        Ok(out) => assert_eq!(out, expected, "source:\n{source}"),
+        Err(e) => panic!("unexpected error for\n{source}\n{e}"),
+    }
+}
+
+fn yaml(source: &str) -> String {
+    let options = Options { format: cue_eval::Format::Yaml, ..Options::default() };
+    export(&[SourceFile::new("./in.cue", source)], &options).expect("exports")
+}
+
+#[test]
+fn floats_keep_their_form_like_the_official_exporter() {
+    let src = "a: 156.0\nb: 1.0 * 3\nc: 4 / 2\nd: 100 / 1\ne: 1e30\nf: 7 / 3\ng: 150 / 1\nh: 1e40 / 1\ni: 0 / 5\n\
+               j: 0.00 / 2\nk: 1500 / 1\nl: 1.0000000000000000000000000000000000001 + 1\nm: 3 - 3.0\n";
+    check_text(
+        src,
+        "{\n    \"a\": 156.0,\n    \"b\": 3.0,\n    \"c\": 2.0,\n    \"d\": 1.0E+2,\n    \"e\": 1E+30,\n    \
+         \"f\": 2.333333333333333333333333333333333,\n    \"g\": 150,\n    \"h\": 1E+40,\n    \"i\": 0,\n    \
+         \"j\": 0.0,\n    \"k\": 1.50E+3,\n    \"l\": 2.000000000000000000000000000000000,\n    \"m\": 0.0\n}\n",
+    );
+    check_text("a: \"\\(4 / 2)\"\nb: \"\\(1e3)\"\n", "{\n    \"a\": \"2.0\",\n    \"b\": \"1E+3\"\n}\n");
+    check_error("a: 1e3 & int", "1E+3 (mismatched types");
+}
+
+#[test]
+fn negative_zero_follows_the_sign_rules() {
+    let src = "a: -5 * 0\nb: -0\nc: (-5 * 0) - 0\nd: (-5 * 0) + 0\ne: -0.0\nf: 0.0 * -1\ng: -(-5 * 0)\n\
+               h: 0 / -5\ni: (-5 * 0) == 0\nj: 0.00 * -1\n";
+    check_text(
+        src,
+        "{\n    \"a\": -0,\n    \"b\": 0,\n    \"c\": -0,\n    \"d\": 0,\n    \"e\": 0.0,\n    \"f\": -0.0,\n    \
+         \"g\": 0,\n    \"h\": 0,\n    \"i\": true,\n    \"j\": -0.00\n}\n",
+    );
+}
+
+#[test]
+fn yaml_quotes_strings_that_would_read_back_as_other_types() {
+    let out =
+        yaml("f: \"f\"\nx: \"nan\"\ny: \"1_000\"\nz: \"12:30\"\nw: \"Null\"\nv: \"nULL\"\nn: 1e30 * 1\nm: 1.0e3\n");
+    assert_eq!(
+        out,
+        "\"f\": \"f\"\nx: nan\n\"y\": \"1_000\"\nz: \"12:30\"\nw: \"Null\"\nv: nULL\n\"n\": 1e+30\nm: 1.0E+3\n"
+    );
+}
+
+#[test]
+fn permanent_errors_hide_incomplete_ones() {
+    let err = run("u: int\nx: {a: 1} & {a: 2}\nz!: int\n").expect_err("fails");
+    assert!(err.starts_with("x.a: conflicting values"), "{err}");
+    assert!(!err.contains("incomplete") && !err.contains("required"), "{err}");
+    let err = run("u: int\nv: string\n").expect_err("fails");
+    assert!(err.contains("u: incomplete value int") && err.contains("v: incomplete value string"), "{err}");
+}
+
+#[test]
+fn non_concrete_operands_are_classified_like_the_official_tool() {
+    let err = run("n: int\na: n + 1\n").expect_err("fails");
+    assert!(err.contains("a: non-concrete value int in operand to +"), "{err}");
+    // A type written in place never becomes concrete: a permanent error, which hides `n`.
+    let err = run("n: int\na: int + 1\n").expect_err("fails");
+    assert!(err.starts_with("a: invalid operand int ('+' requires concrete value)"), "{err}");
+    assert!(!err.contains("n: incomplete"), "{err}");
+    check_error("l: [1, 2] & [1]", "incompatible list lengths (1 and 2)");
+}
+
+#[test]
+fn optional_fields_cannot_be_referenced() {
+    check_error("a: {b?: int}\nc: a.b\n", "c: cannot reference optional field: b");
+    check_error("a: {b?: int}\nc: a[\"b\"]\n", "c: cannot reference optional field: b");
+    check("a: {b?: int}\nc: [if a.b != _|_ {1}]\n", r#"{"a":{},"c":[]}"#);
+}
+
+#[test]
+fn struct_literals_conflict_with_lists() {
+    check_error("x: {} & [1]", "conflicting values");
+    check_error("x: {_h: 1} & [1]", "conflicting values");
+    check("x: ([...] | {c: 1}) & {}", r#"{"x":{"c":1}}"#);
+    check("x: {#a: 1, [1, 2]}", r#"{"x":[1,2]}"#);
+}
+
+#[test]
+fn values_of_different_kinds_are_unequal() {
+    check(
+        "a: {a: 1} == 1\nb: [1] == {}\nc: 1 == \"a\"\nd: {a: 1} != 1\ne: 1 == 1.0\n",
+        r#"{"a":false,"b":false,"c":false,"d":true,"e":true}"#,
+    );
+}
+
+#[test]
+fn text_output_takes_only_strings() {
+    let options = Options { format: cue_eval::Format::Text, expression: Some("s".into()) };
+    let files = [SourceFile::new("./in.cue", "s: \"hi\"\ni: 3\nf: 2.5\na: {x: 1}\n")];
+    assert_eq!(export(&files, &options).expect("a string"), "hi\n");
+    for (e, message) in [
+        ("i", "i: cannot use value 3 (type int) as string"),
+        ("f", "f: cannot use value 2.5 (type float) as string"),
+        ("a", "a: cannot use value {x:1} (type struct) as string"),
+    ] {
+        let options = Options { format: cue_eval::Format::Text, expression: Some(e.into()) };
+        let err = export(&files, &options).expect_err("not a string");
+        assert!(err.starts_with(message), "{err}");
+    }
+}
+
+#[test]
+fn comparison_with_bottom_sees_errors_inside_structs() {
+    check(
+        "f: ({a: 1} & {a: 2}) == _|_\nh: _|_ == ({a: 1} & {a: 2})\ng: ({a: 1} & {b: 2}) == _|_\n",
+        r#"{"f":true,"h":true,"g":false}"#,
+    );
+}

@@ -31,10 +31,12 @@ mod bundle;
 mod contract;
 mod path;
 mod schema;
+mod tree;
 
 pub use bundle::{BUNDLE_VARIABLE, Bundle, BundleError, BundleFile, BundlePackage};
 pub use cue_eval::SourceFile;
 pub use path::Segment;
+pub use tree::{MAX_SOURCE_BYTES, MAX_SOURCE_FILES, SOURCES_VARIABLE, SourceTree, Sources, TreeError};
 
 use cue_eval::package::{Package, SyntaxProblem};
 use pequod_graph::Violation;

@@ -2,12 +2,14 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI subcommand prints its results")]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use kube::ResourceExt;
 use pequod_api::{SourceType, Transform, parse_transform, render_context};
+use pequod_cue_compile::{CompileLimits, Compiler, ModuleSource};
+use pequod_embedded::EmbeddedKind;
 use pequod_graph::{Phase, Violation};
 use pequod_sandbox::{RenderError, Sandbox, SandboxLimits, SandboxOptions};
 
@@ -81,7 +83,13 @@ pub enum Format {
 /// Runs `pequod render`.
 pub fn run(args: RenderArgs) -> Result<(), Failure> {
     let transform = read_transform(&args.transform)?;
-    let (wasm, module_name) = resolve_module(&transform, args.module.as_ref())?;
+    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| Failure::Io(error.to_string()))?;
+    let (wasm, module_name) =
+        runtime.block_on(resolve_module(&transform, args.module.as_ref(), cache_dir.as_deref()))?;
     let limits = SandboxLimits {
         fuel: args.fuel,
         memory_bytes: args.memory,
@@ -89,14 +97,9 @@ pub fn run(args: RenderArgs) -> Result<(), Failure> {
         max_output_bytes: args.max_output,
         max_nodes: args.max_nodes,
     };
-    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
     let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
     let module = sandbox.load(&wasm)?;
     let context = render_context(&transform, Default::default(), Default::default());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| Failure::Io(error.to_string()))?;
     let rendered =
         runtime.block_on(sandbox.render(&module, &transform.spec.input, &context, &limits)).map_err(|error| {
             Failure::Render {
@@ -147,28 +150,51 @@ fn read_transform(path: &PathBuf) -> Result<Transform, Failure> {
     parse_transform(&text).map_err(|error| Failure::Manifest { path: shown, message: error.to_string() })
 }
 
-/// The component bytes and a name for reports: `--module`, or what `spec.cueRef` names.
-fn resolve_module(transform: &Transform, module: Option<&PathBuf>) -> Result<(Vec<u8>, String), Failure> {
+/// The component bytes and a name for reports: `--module`, or what `spec.cueRef` names. CUE modules
+/// (embedded or inline) are compiled here, in the sandboxed runtime, and kept under `<cache>/cue`.
+async fn resolve_module(
+    transform: &Transform,
+    module: Option<&PathBuf>,
+    cache_dir: Option<&Path>,
+) -> Result<(Vec<u8>, String), Failure> {
     if let Some(path) = module {
         let bytes = std::fs::read(path)
             .map_err(|error| Failure::Io(format!("cannot read module {}: {error}", path.display())))?;
         return Ok((bytes, path.display().to_string()));
     }
     let cue_ref = &transform.spec.cue_ref;
-    match cue_ref.source {
+    let (sources, name) = match cue_ref.source {
         SourceType::Embedded => match pequod_embedded::find(&cue_ref.reference) {
-            Some(module) => Ok((module.wasm.to_vec(), module.name.to_owned())),
-            None => Err(Failure::Source(format!(
-                "spec.cueRef.ref: no embedded module named {:?}; this binary embeds: {}",
-                cue_ref.reference,
-                pequod_embedded::names().join(", ")
-            ))),
+            Some(module) => match &module.kind {
+                EmbeddedKind::Component(wasm) => return Ok((wasm.to_vec(), module.name.to_owned())),
+                EmbeddedKind::Cue { .. } => (module.sources(), module.name.to_owned()),
+            },
+            None => {
+                return Err(Failure::Source(format!(
+                    "spec.cueRef.ref: no embedded module named {:?}; this binary embeds: {}",
+                    cue_ref.reference,
+                    pequod_embedded::names().join(", ")
+                )));
+            }
         },
-        other => Err(Failure::Source(format!(
-            "spec.cueRef.type {other}: `pequod render` resolves only embedded modules offline; build the module and \
-             pass it with --module <file.wasm>"
-        ))),
+        SourceType::Inline => (Some(pequod_embedded::inline_sources(&cue_ref.reference)), "inline module".to_owned()),
+        other => {
+            return Err(Failure::Source(format!(
+                "spec.cueRef.type {other}: `pequod render` resolves only embedded and inline modules offline; \
+                 build the module and pass it with --module <file.wasm>"
+            )));
+        }
+    };
+    let sources = sources.expect("CUE modules have sources");
+    let mut compiler = Compiler::new();
+    if let Some(directory) = cache_dir {
+        compiler = compiler.with_cache_dir(directory.join("cue"));
     }
+    let wasm = compiler
+        .compile(&ModuleSource::Sources(sources), &CompileLimits::default())
+        .await
+        .map_err(|error| Failure::Source(format!("the {name} does not compile: {error}")))?;
+    Ok((wasm.to_vec(), name))
 }
 
 /// The default directory of compiled modules: `$PEQUOD_CACHE_DIR`, else `~/.cache/pequod/components`.

@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Render every reconcile instead of reusing the last render of an unchanged Transform.
     #[arg(long)]
     no_render_cache: bool,
+    /// A registry (`host:port`) reached over plain HTTP instead of HTTPS; repeat for several. Meant for
+    /// loopback test registries only.
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    insecure_registries: Vec<String>,
 }
 
 /// Runs the controllers against the cluster of the current kubeconfig (or the in-cluster service account)
@@ -51,8 +55,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             .unwrap_or_else(|_| format!("pequod-{}", std::process::id()));
         LeaderElection::new(namespace, args.leader_election_id.clone(), identity)
     });
-    let options =
-        Options { render_cache: !args.no_render_cache, concurrency: args.concurrency.max(1), ..Options::default() };
+    let cache_dir = args.cache_dir.clone().or_else(crate::render::default_cache_dir);
+    let options = Options {
+        render_cache: !args.no_render_cache,
+        concurrency: args.concurrency.max(1),
+        insecure_registries: args.insecure_registries.clone(),
+        cache_dir: cache_dir.clone(),
+        ..Options::default()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,7 +71,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let client = kube::Client::try_default()
             .await
             .map_err(|error| Failure::Io(format!("cannot reach the cluster (check KUBECONFIG): {error}")))?;
-        let cache_dir = args.cache_dir.or_else(crate::render::default_cache_dir);
         let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
         tracing::info!("pequod operator started");
         let context = Context::with_options(client, sandbox, options);

@@ -35,7 +35,7 @@ fn push_sign_verify_pull_round_trip() {
     let scratch = tempfile::tempdir().unwrap();
     let directory = scratch.path();
     let module = pequod_embedded::find("webservice-example").unwrap();
-    std::fs::write(directory.join("web.wasm"), module.wasm).unwrap();
+    std::fs::write(directory.join("web.wasm"), module.component().unwrap()).unwrap();
     let reference = format!("{}/platform/web:1.0.0", registry.host());
 
     let keygen = pequod(directory, &["module", "keygen", "--output-key-prefix", "signing"]);
@@ -61,5 +61,5 @@ fn push_sign_verify_pull_round_trip() {
     let pull =
         pequod(directory, &["module", "pull", &reference, "-o", "pulled.wasm", "--key", "signing.pub", "--insecure"]);
     assert!(pull.status.success(), "{}", text(&pull.stderr));
-    assert_eq!(std::fs::read(directory.join("pulled.wasm")).unwrap(), module.wasm);
+    assert_eq!(std::fs::read(directory.join("pulled.wasm")).unwrap(), module.component().unwrap());
 }

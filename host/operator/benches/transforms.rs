@@ -64,8 +64,8 @@ async fn run(cluster: &TestCluster, client: Client, count: usize, render_cache: 
         let name = format!("svc-{index}");
         let manifest = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform",
             "metadata": {"name": name},
-            "spec": {"cueRef": {"type": "embedded", "ref": "webservice-example"},
-                     "input": {"image": "nginx:1.27", "replicas": 2}}});
+            "spec": {"cueRef": {"type": "embedded", "ref": "webservice"},
+                     "input": {"image": "ghcr.io/acme/shop:1.4.2", "replicas": 2}}});
         transforms.patch(&name, &PatchParams::apply("bench"), &Patch::Apply(&manifest)).await.unwrap();
     }
     let mut marked = HashSet::new();
@@ -109,7 +109,7 @@ fn main() {
         let cluster = TestCluster::shared().await;
         cluster.install_crds(&pequod_api::crds()).await.unwrap();
         println!(
-            "{count} Transforms of webservice-example to Ready on a real kube-apiserver (benchmark plays kubelet)"
+            "{count} Transforms of the CUE webservice module (4 objects each) to Ready on a real kube-apiserver (benchmark plays kubelet)"
         );
         println!(
             "{:<16} {:>9} {:>12} {:>13} {:>9} {:>10} {:>12}",

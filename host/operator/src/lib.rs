@@ -56,13 +56,28 @@ pub struct Options {
     pub apply_concurrency: usize,
     /// Watch only this namespace (`None`: the whole cluster).
     pub namespace: Option<String>,
+    /// Registries (`host:port`) reached over plain HTTP (loopback test registries).
+    pub insecure_registries: Vec<String>,
+    /// Where compiled CUE modules, pulled blobs and git checkouts are kept across restarts (`None`: memory
+    /// only).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { render_cache: true, concurrency: 8, apply_concurrency: 8, namespace: None }
+        Self {
+            render_cache: true,
+            concurrency: 8,
+            apply_concurrency: 8,
+            namespace: None,
+            insecure_registries: Vec::new(),
+            cache_dir: None,
+        }
     }
 }
+
+/// The most bytes of pulled module blobs kept on disk.
+const BLOB_CACHE_LIMIT: u64 = 1 << 30;
 
 /// What the reconcilers share.
 pub struct Context {
@@ -87,6 +102,14 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// Set once the API server answered and our CRDs are served.
     api_ready: AtomicBool,
+    /// Compiles CUE modules (embedded, inline, ConfigMap, git) in the sandboxed runtime, and keeps them.
+    compiler: pequod_cue_compile::Compiler,
+    /// Pulled OCI blobs by digest, when a cache directory is set.
+    blob_cache: Option<Arc<pequod_supply::BlobCache>>,
+    /// The last module verified for each OCI reference and trust rules, used while the registry is down.
+    verified: Mutex<HashMap<String, source::Resolved>>,
+    /// The API groups the cluster serves, with when they were read.
+    api_groups: Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 impl Context {
@@ -104,6 +127,15 @@ impl Context {
         };
         let recorder = Recorder::new(client.clone(), reporter);
         let (drift, triggers) = drift::DriftWatches::new(client.clone(), options.namespace.clone());
+        let mut compiler = pequod_cue_compile::Compiler::new();
+        let mut blob_cache = None;
+        if let Some(directory) = &options.cache_dir {
+            compiler = compiler.with_cache_dir(directory.join("cue"));
+            match pequod_supply::BlobCache::open(&directory.join("blobs"), BLOB_CACHE_LIMIT) {
+                Ok(cache) => blob_cache = Some(Arc::new(cache)),
+                Err(error) => tracing::warn!(%error, "module blobs will not be cached on disk"),
+            }
+        }
         Arc::new(Self {
             client,
             sandbox,
@@ -116,6 +148,10 @@ impl Context {
             renders: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             api_ready: AtomicBool::new(false),
+            compiler,
+            blob_cache,
+            verified: Mutex::new(HashMap::new()),
+            api_groups: Mutex::new(None),
         })
     }
 
@@ -142,6 +178,32 @@ impl Context {
     /// Forgets an object's failures after a successful reconcile.
     fn recovered(&self, key: &str) {
         self.failures.lock().expect("backoff lock").remove(key);
+    }
+
+    /// What the cluster offers, for the render context: `{"apiGroups": [...]}` (read at most once a minute).
+    pub(crate) async fn capabilities(&self) -> serde_json::Map<String, serde_json::Value> {
+        const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+        let cached = self.api_groups.lock().expect("capabilities lock").clone();
+        let groups = match cached {
+            Some((read, groups)) if read.elapsed() < FRESH => groups,
+            _ => match self.client.list_api_groups().await {
+                Ok(list) => {
+                    let mut groups: Vec<String> = list.groups.into_iter().map(|group| group.name).collect();
+                    groups.sort();
+                    *self.api_groups.lock().expect("capabilities lock") = Some((Instant::now(), groups.clone()));
+                    groups
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "cannot list API groups");
+                    cached.map(|(_, groups)| groups).unwrap_or_default()
+                }
+            },
+        };
+        let mut capabilities = serde_json::Map::new();
+        if !groups.is_empty() {
+            capabilities.insert("apiGroups".into(), serde_json::json!(groups));
+        }
+        capabilities
     }
 
     /// Checks that the API server serves our CRDs, and records the answer for `/readyz`.

@@ -1,7 +1,7 @@
 //! The cluster's PlatformPolicies, combined: the strictest limit wins, denials add up.
 
 use pequod_api::units::{parse_bytes as quantity, parse_duration as duration};
-use pequod_api::{GroupKind, PlatformPolicy};
+use pequod_api::{GroupKind, PlatformPolicy, SourceType};
 use pequod_graph::{ObjectIdentity, Phase, Violation};
 use pequod_sandbox::SandboxLimits;
 
@@ -12,6 +12,14 @@ pub(crate) struct EffectivePolicy {
     pub(crate) allowed_namespaces: Vec<String>,
     pub(crate) denied_kinds: Vec<GroupKind>,
     pub(crate) allow_cluster_scoped: bool,
+    /// Some policy requires signatures.
+    pub(crate) require_signatures: bool,
+    /// Every trusted public key (PEM), of all policies.
+    pub(crate) public_keys: Vec<String>,
+    /// The allowed registries of each policy that lists some: a reference must match every list.
+    pub(crate) allowed_registries: Vec<(String, Vec<String>)>,
+    /// The allowed source types of each policy that lists some: a source must be in every list.
+    pub(crate) allowed_sources: Vec<(String, Vec<SourceType>)>,
 }
 
 impl EffectivePolicy {
@@ -40,12 +48,62 @@ impl EffectivePolicy {
                     limits.max_nodes = limits.max_nodes.min(nodes as usize);
                 }
             }
+            if let Some(trust) = &policy.spec.trust {
+                effective.require_signatures |= trust.require_signatures;
+                effective.public_keys.extend(trust.public_keys.iter().cloned());
+                if !trust.allowed_registries.is_empty() {
+                    effective.allowed_registries.push((name.to_owned(), trust.allowed_registries.clone()));
+                }
+                if !trust.allowed_sources.is_empty() {
+                    effective.allowed_sources.push((name.to_owned(), trust.allowed_sources.clone()));
+                }
+            }
             let targets = policy.spec.targets.clone().unwrap_or_default();
             effective.allowed_namespaces.extend(targets.allowed_namespaces);
             effective.denied_kinds.extend(targets.denied_kinds);
             effective.allow_cluster_scoped &= targets.allow_cluster_scoped;
         }
         Ok(effective)
+    }
+
+    /// Whether every policy that lists allowed source types allows `source`.
+    pub(crate) fn source_allowed(&self, source: SourceType) -> bool {
+        self.allowed_sources.iter().all(|(_, allowed)| allowed.contains(&source))
+    }
+
+    /// The allowed source types, per policy, for messages.
+    pub(crate) fn allowed_sources_text(&self) -> String {
+        self.allowed_sources
+            .iter()
+            .map(|(name, allowed)| {
+                let list: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+                format!("{} by PlatformPolicy {name}", list.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The trust rules for the OCI `reference`: it must come from a registry every policy that lists some
+    /// allows; signatures are required when any policy requires them, by any trusted key.
+    pub(crate) fn trust_for(&self, reference: &str) -> Result<pequod_supply::TrustPolicy, pequod_supply::SupplyError> {
+        let parsed = pequod_supply::parse_reference(reference)?;
+        for (name, allowed) in &self.allowed_registries {
+            let rules = pequod_supply::TrustPolicy { allowed_registries: allowed.clone(), ..Default::default() };
+            rules.check_source(&parsed).map_err(|error| match error {
+                pequod_supply::SupplyError::UntrustedSource { reference, allowed } => {
+                    pequod_supply::SupplyError::UntrustedSource {
+                        reference: format!("{reference} (PlatformPolicy {name})"),
+                        allowed,
+                    }
+                }
+                other => other,
+            })?;
+        }
+        Ok(pequod_supply::TrustPolicy {
+            require_signatures: self.require_signatures,
+            public_keys: self.public_keys.clone(),
+            allowed_registries: Vec::new(),
+        })
     }
 
     /// Checks one object (already placed in a namespace, or cluster-scoped) against the target rules.

@@ -67,6 +67,8 @@ async fn render_and_hand_over(
 ) -> Result<(), Stopped> {
     let generation = transform.metadata.generation;
     let rendered_before = status.conditions.iter().find(|c| c.type_ == "Rendered").map(|c| c.message.clone());
+    let messages_before: Vec<(String, String)> =
+        status.conditions.iter().map(|c| (c.type_.clone(), c.message.clone())).collect();
     let mut condition = |kind, ok: bool, reason: &'static str, message: String| {
         set_condition(&mut status.conditions, kind, ok, reason, message.clone(), generation, now());
         if ok { Ok(()) } else { Err(Stopped { reason, message, transient: false }) }
@@ -80,26 +82,6 @@ async fn render_and_hand_over(
         );
     }
 
-    let bytes = match source::resolve(&context.client, namespace, &transform.spec.cue_ref).await {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            let transient = matches!(error, source::SourceError::Kube(_));
-            let stopped = condition(ConditionType::SourceReady, false, error.reason(), error.to_string());
-            return stopped.map_err(|stopped| Stopped { transient, ..stopped });
-        }
-    };
-    let module = match context.sandbox.load(&bytes) {
-        Ok(module) => module,
-        Err(error) => {
-            context.event(transform, Severity::Warning, "InvalidModule", error.to_string()).await;
-            return condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string());
-        }
-    };
-    context.metrics.module_loaded(module.cache_outcome());
-    let digest = module.digest().to_string();
-    condition(ConditionType::SourceReady, true, "Resolved", format!("module {digest}"))?;
-    condition(ConditionType::Verified, true, "NotRequired", "no signature is required for this source".into())?;
-
     let policies: Api<PlatformPolicy> = Api::all(context.client.clone());
     let policies = policies.list(&ListParams::default()).await.map_err(|error| Stopped {
         reason: "PolicyUnavailable",
@@ -108,11 +90,71 @@ async fn render_and_hand_over(
     })?;
     let policy = match EffectivePolicy::combine(&policies.items) {
         Ok(policy) => policy,
-        Err(message) => return condition(ConditionType::Rendered, false, "InvalidPolicy", message),
+        Err(message) => return condition(ConditionType::SourceReady, false, "InvalidPolicy", message),
     };
 
-    let render_context = render_context(transform, Default::default(), Default::default());
-    let rendered = match render(transform, &module, &render_context, &policy, context).await {
+    let resolved = match source::resolve(context, namespace, &transform.spec.cue_ref, &policy).await {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            let transient = error.transient();
+            let message = error.to_string();
+            let kind = if error.is_verification() { ConditionType::Verified } else { ConditionType::SourceReady };
+            let before = messages_before.iter().find(|(type_, _)| type_ == kind.as_str()).map(|(_, m)| m);
+            if before != Some(&message) {
+                context.event(transform, Severity::Warning, error.reason(), message.clone()).await;
+            }
+            if error.is_verification() {
+                let _ = condition(ConditionType::SourceReady, true, "Resolved", "the module was found".into());
+            }
+            let stopped = condition(kind, false, error.reason(), message);
+            return stopped.map_err(|stopped| Stopped { transient, ..stopped });
+        }
+    };
+    let module = match context.sandbox.load(&resolved.wasm) {
+        Ok(module) => module,
+        Err(error) => {
+            context.event(transform, Severity::Warning, "InvalidModule", error.to_string()).await;
+            return condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string());
+        }
+    };
+    context.metrics.module_loaded(module.cache_outcome());
+    let digest = resolved.digest.clone().unwrap_or_else(|| module.digest().to_string());
+    let source_message = match &resolved.note {
+        Some(note) => format!("module {digest}; {note}"),
+        None => format!("module {digest}"),
+    };
+    condition(ConditionType::SourceReady, true, "Resolved", source_message)?;
+    match &resolved.signer {
+        Some(signer) => {
+            condition(ConditionType::Verified, true, "Signed", format!("signature verified with {signer}"))?
+        }
+        None if transform.spec.cue_ref.source == pequod_api::SourceType::Oci => condition(
+            ConditionType::Verified,
+            true,
+            "NotRequired",
+            "no trusted signature was found, and the PlatformPolicies do not require one".into(),
+        )?,
+        None => condition(ConditionType::Verified, true, "NotRequired", "signatures apply to OCI modules only".into())?,
+    }
+
+    let capabilities = context.capabilities().await;
+    let mut render_context = render_context(transform, capabilities, Default::default());
+    let mut rendered = render(transform, &module, &render_context, &policy, context).await;
+    if let Ok(first) = &rendered
+        && deferred(&first.graph).next().is_some()
+    {
+        // Some nodes wait for the live state of others: read the nodes that are ready and render again.
+        let observed = observe(transform, namespace, context).await.map_err(|message| Stopped {
+            reason: "ObserveFailed",
+            message,
+            transient: true,
+        })?;
+        if !observed.is_empty() {
+            render_context.observed = observed;
+            rendered = render(transform, &module, &render_context, &policy, context).await;
+        }
+    }
+    let rendered = match rendered {
         Ok(rendered) => rendered,
         Err(error) => {
             status.violations = match &error {
@@ -130,13 +172,15 @@ async fn render_and_hand_over(
     status.resolved_cue_ref = Some(ResolvedCueRef {
         digest: digest.clone(),
         module: Some(format!("{} {}", rendered.graph.metadata.module, rendered.graph.metadata.version)),
-        fetched_at: status
-            .resolved_cue_ref
-            .as_ref()
-            .filter(|r| r.digest == digest)
-            .and_then(|r| r.fetched_at.clone())
+        fetched_at: resolved
+            .fetched_at
+            .and_then(|at| jiff::Timestamp::try_from(at).ok())
+            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
+            .or_else(|| {
+                status.resolved_cue_ref.as_ref().filter(|r| r.digest == digest).and_then(|r| r.fetched_at.clone())
+            })
             .or_else(|| Some(now())),
-        signer: None,
+        signer: resolved.signer.clone(),
     });
     if status.render_hash != rendered.graph.metadata.render_hash {
         let note = format!(
@@ -185,7 +229,55 @@ async fn render_and_hand_over(
         transient: true,
     })?;
     status.resource_graph_ref = Some(transform.name_any());
-    report_progress(status, graph_status.as_ref(), nodes, generation)
+    let waiting: Vec<&str> = deferred(&rendered.graph).collect();
+    report_progress(status, graph_status.as_ref(), nodes, &waiting, generation)
+}
+
+/// The ids of the nodes a render deferred (left out until the live state they need is observed).
+fn deferred(graph: &Graph) -> impl Iterator<Item = &str> {
+    graph.violations.iter().filter(|v| v.message.starts_with("deferred:")).map(|v| v.path.as_str())
+}
+
+/// The live objects of the Transform's nodes that are ready, by node id: `context.observed`.
+async fn observe(
+    transform: &Transform,
+    namespace: &str,
+    context: &Context,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let graphs: Api<ResourceGraph> = Api::namespaced(context.client.clone(), namespace);
+    let Some(graph) = graphs.get_opt(&transform.name_any()).await.map_err(|e| format!("cannot read the graph: {e}"))?
+    else {
+        return Ok(serde_json::Map::new());
+    };
+    let ready: Vec<&pequod_api::NodeStatus> = graph
+        .status
+        .iter()
+        .flat_map(|status| &status.nodes)
+        .filter(|node| node.state == pequod_api::NodeState::Ready)
+        .collect();
+    let mut observed = serde_json::Map::new();
+    for node in ready {
+        let Some(spec) = graph.spec.graph.nodes.iter().find(|n| n.id == node.id) else { continue };
+        let api_version = spec.object["apiVersion"].as_str().unwrap_or_default();
+        let kind_name = spec.object["kind"].as_str().unwrap_or_default();
+        let Ok(identity) = ObjectIdentity::of(&spec.object) else { continue };
+        let kind = context
+            .discovery
+            .resolve(api_version, kind_name)
+            .await
+            .map_err(|e| format!("cannot discover {kind_name} in {api_version}: {e}"))?;
+        let api = context.discovery.api(&kind, identity.namespace.as_deref().unwrap_or(namespace));
+        match api.get_opt(&identity.name).await {
+            Ok(Some(mut object)) => {
+                object.metadata.managed_fields = None;
+                let value = serde_json::to_value(&object).map_err(|e| e.to_string())?;
+                observed.insert(node.id.clone(), value);
+            }
+            Ok(None) => {}
+            Err(error) => return Err(format!("cannot read {identity}: {error}")),
+        }
+    }
+    Ok(observed)
 }
 
 /// Renders in the sandbox, or reuses the Transform's last render when nothing that goes into it changed:
@@ -281,20 +373,32 @@ async fn hand_over(
     resource_graph.metadata.owner_references = transform.controller_owner_ref(&()).map(|owner| vec![owner]);
     let applied =
         graphs.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&resource_graph)).await?;
-    Ok(applied.status)
+    // A status the executor wrote for an older generation of the graph says nothing about this one.
+    let current = applied.metadata.generation;
+    Ok(applied.status.filter(|status| current.is_none() || status.observed_generation == current))
 }
 
 /// Sets `Ready` and the node summary from the ResourceGraph's progress.
 fn report_progress(
     status: &mut TransformStatus,
     graph_status: Option<&pequod_api::ResourceGraphStatus>,
-    total: usize,
+    rendered: usize,
+    deferred: &[&str],
     generation: Option<i64>,
 ) -> Result<(), Stopped> {
     let ready = graph_status.map_or(0, |s| s.nodes.iter().filter(|n| n.state == pequod_api::NodeState::Ready).count());
+    let total = rendered + deferred.len();
     status.nodes = Some(NodeSummary::new(ready as u32, total as u32));
     let phase = graph_status.map(|s| s.phase).unwrap_or_default();
     let (ok, reason, message) = match phase {
+        GraphPhase::Ready if !deferred.is_empty() => (
+            false,
+            "Deferred",
+            format!(
+                "{ready}/{total} nodes ready; {} wait for the live state of nodes not ready yet",
+                deferred.join(", ")
+            ),
+        ),
         GraphPhase::Ready => (true, "Ready", format!("all {total} nodes are ready")),
         GraphPhase::Failed => {
             let failed: Vec<String> = graph_status

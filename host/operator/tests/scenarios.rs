@@ -71,7 +71,7 @@ async fn drift_is_corrected_and_conflicts_name_the_other_manager() {
 /// The Deployment the example module renders for `name`, to create it beforehand as someone else would.
 async fn rendered_deployment(namespace: &str, name: &str, image: &str) -> serde_json::Value {
     let sandbox = pequod_sandbox::Sandbox::new(Default::default()).unwrap();
-    let module = sandbox.load(pequod_embedded::find("webservice-example").unwrap().wasm).unwrap();
+    let module = sandbox.load(pequod_embedded::find("webservice-example").unwrap().component().unwrap()).unwrap();
     let manifest = serde_json::to_string(&transform(name, json!({"image": image}))).unwrap();
     let mut transform = pequod_api::parse_transform(&manifest).unwrap();
     transform.metadata.namespace = Some(namespace.to_owned());

@@ -54,7 +54,7 @@ fn measure(name: &'static str, runs: usize, mut run: impl FnMut() -> Duration) -
 fn main() {
     let quick = std::env::args().any(|argument| argument == "--quick");
     let scale = if quick { 10 } else { 1 };
-    let wasm = pequod_embedded::find("webservice-example").expect("embedded example").wasm;
+    let wasm = pequod_embedded::find("webservice-example").expect("embedded example").component().unwrap();
     let input = json!({"image": "ghcr.io/acme/shop:1.4.2", "replicas": 3, "autoscaling": {"maxReplicas": 5}});
     let context = RenderContext { name: "shop".into(), namespace: "team-a".into(), ..RenderContext::default() };
     let limits = SandboxLimits::default();
@@ -95,7 +95,7 @@ fn main() {
 }
 
 fn hot(runtime: &tokio::runtime::Runtime, name: &'static str, consume_fuel: bool, runs: usize) -> Figures {
-    let wasm = pequod_embedded::find("webservice-example").unwrap().wasm;
+    let wasm = pequod_embedded::find("webservice-example").unwrap().component().unwrap();
     let sandbox = Sandbox::new(SandboxOptions { consume_fuel, ..SandboxOptions::default() }).unwrap();
     let module = sandbox.load(wasm).unwrap();
     let input = json!({"image": "ghcr.io/acme/shop:1.4.2", "replicas": 3, "autoscaling": {"maxReplicas": 5}});

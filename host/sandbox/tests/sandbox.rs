@@ -23,7 +23,7 @@ fn context() -> RenderContext {
 }
 
 fn webservice() -> &'static [u8] {
-    pequod_embedded::find("webservice-example").expect("embedded example").wasm
+    pequod_embedded::find("webservice-example").expect("embedded example").component().unwrap()
 }
 
 fn render_with(sandbox: &Sandbox, wasm: &[u8], input: Value, limits: SandboxLimits) -> Result<Rendered, RenderError> {

@@ -15,6 +15,7 @@ mod artifact;
 mod cache;
 mod credentials;
 mod error;
+pub mod git;
 mod policy;
 mod registry;
 mod signature;
@@ -29,6 +30,10 @@ pub use credentials::{Credentials, DockerConfig, Login};
 pub use error::{
     REASON_DIGEST_MISMATCH, REASON_SIGNATURE_INVALID, REASON_SIGNATURE_MISSING, REASON_SOURCE_UNAVAILABLE,
     REASON_UNTRUSTED_SOURCE, SupplyError,
+};
+pub use git::{
+    GitCredentials, GitError, GitFetchOptions, GitModule, GitReference, REASON_MODULE_TOO_LARGE, REASON_PATH_NOT_FOUND,
+    REASON_REF_NOT_FOUND, fetch_module,
 };
 pub use policy::{Resolver, TrustPolicy, VerifiedModule};
 pub use registry::{PulledModule, Reference, Registry, RegistryOptions, parse_reference, repository_name};

@@ -17,7 +17,7 @@ use pequod_test_harness::registry::{TestRegistry, cosign_binary, registry_binary
 const PASSWORD: &str = "correct horse";
 
 fn component() -> &'static [u8] {
-    pequod_embedded::MODULES[0].wasm
+    pequod_embedded::find("webservice-example").unwrap().component().unwrap()
 }
 
 #[allow(clippy::print_stderr, reason = "tells why a test did nothing")]

@@ -23,6 +23,7 @@ use kube::{Client, Config};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
+pub mod git;
 pub mod registry;
 
 /// Makes `ring` the process's TLS crypto provider. The workspace links rustls with two providers (kube asks for
@@ -53,6 +54,8 @@ pub enum HarnessError {
 pub struct TestCluster {
     kubeconfig: PathBuf,
     config: Config,
+    /// The `kubectl` to use: ours when we built the control plane, else the one on `PATH`.
+    kubectl: PathBuf,
     /// Keeps the scratch directory (kubeconfig, certificates, etcd data) of a cluster we started.
     _scratch: Option<PathBuf>,
 }
@@ -83,7 +86,7 @@ impl TestCluster {
         if let Some(path) = std::env::var_os("PEQUOD_TEST_KUBECONFIG") {
             let kubeconfig = PathBuf::from(path);
             let config = config_for(&kubeconfig).await?;
-            return Ok(Self { kubeconfig, config, _scratch: None });
+            return Ok(Self { kubeconfig, config, kubectl: PathBuf::from("kubectl"), _scratch: None });
         }
         let binaries = build_control_plane()?;
         let scratch = scratch_dir()?;
@@ -92,7 +95,8 @@ impl TestCluster {
         write_kubeconfig(&kubeconfig, &endpoint)?;
         let config = config_for(&kubeconfig).await?;
         wait_ready(&Client::try_from(config.clone())?).await?;
-        Ok(Self { kubeconfig, config, _scratch: Some(scratch) })
+        let kubectl = binaries.join("kubectl");
+        Ok(Self { kubeconfig, config, kubectl, _scratch: Some(scratch) })
     }
 
     /// A new client with cluster-admin rights, bound to the calling Tokio runtime. Each test makes its own:
@@ -111,6 +115,13 @@ impl TestCluster {
     /// The kubeconfig file of the admin user, for `kubectl` and for the operator binary.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// A `kubectl` command for this cluster (the admin kubeconfig in `KUBECONFIG`).
+    pub fn kubectl(&self) -> Command {
+        let mut command = Command::new(&self.kubectl);
+        command.env("KUBECONFIG", &self.kubeconfig);
+        command
     }
 
     /// Installs (or updates) CRDs and waits until the API server serves them.

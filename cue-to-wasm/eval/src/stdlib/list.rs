@@ -4,7 +4,6 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 
 use crate::builtins::{Fail, Func, Res, concrete, f, i64_arg, list_arg, str_list, v};
-use crate::error::ErrorKind;
 use crate::eval::Evaluator;
 use crate::num::Num;
 use crate::ops;
@@ -326,7 +325,7 @@ fn less(ev: &mut Evaluator<'_>, cmp: &Value, x: &Value, y: &Value, ctx: VId) -> 
     // Errors of the comparator's fields (a conflict on `x` or `y`) make the comparison fail.
     match ops::default_of(&result) {
         Value::Bool(b) => Ok(b),
-        Value::Bottom(e) if e.kind == ErrorKind::Incomplete => Err(Fail::Incomplete(1)),
+        Value::Bottom(e) if e.kind.is_incomplete() => Err(Fail::Incomplete(1)),
         Value::Bottom(e) => Err(Fail::Msg(e.message.clone())),
         _ => Err(Fail::Incomplete(1)),
     }

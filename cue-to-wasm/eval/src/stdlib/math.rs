@@ -183,19 +183,16 @@ pub(crate) static MATH: &[Func] = &[
     f("math.Pow10", 1, |_, a, _| {
         let n = crate::builtins::i64_arg(&a[0], 0)?;
         if n >= 0 {
-            return Ok(Value::Num(Num::Float(Decimal { mantissa: 1.into(), exponent: n })));
+            return Ok(Value::Num(Num::Float(Decimal::new(1.into(), n))));
         }
-        Ok(Value::Num(Num::Float(Decimal { mantissa: 1.into(), exponent: n })))
+        Ok(Value::Num(Num::Float(Decimal::new(1.into(), n))))
     }),
     f("math.Pow", 2, |_, a, _| {
         let (x, y) = (num_arg(&a[0], 0)?, num_arg(&a[1], 1)?);
         if let (Num::Int(b), Some(e)) = (&x, y.as_int().and_then(ToPrimitive::to_u32))
             && e <= 10_000
         {
-            return Ok(Value::Num(Num::Float(Decimal {
-                mantissa: num_traits::pow(b.clone(), e as usize),
-                exponent: 0,
-            })));
+            return Ok(Value::Num(Num::Float(Decimal::new(num_traits::pow(b.clone(), e as usize), 0))));
         }
         f2(a, f64::powf)
     }),

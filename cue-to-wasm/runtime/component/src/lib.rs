@@ -8,7 +8,7 @@
 
 use std::cell::OnceCell;
 
-use pequod_cue_runtime::{BUNDLE_VARIABLE, Bundle, Module, RenderFailure};
+use pequod_cue_runtime::{BUNDLE_VARIABLE, Bundle, Module, RenderFailure, SOURCES_VARIABLE, Sources};
 use pequod_plugin_sdk::{ModuleInfo, RawRenderer, RenderError};
 
 thread_local! {
@@ -16,12 +16,19 @@ thread_local! {
     static MODULE: OnceCell<Module> = const { OnceCell::new() };
 }
 
-/// Loads the module from the bundle in the environment. Panics (a trap that `cue-to-wasm build` reports)
-/// when there is none or it does not load.
+/// Loads the module from the environment: a ready bundle ([`BUNDLE_VARIABLE`], from `cue-to-wasm build`) or
+/// a tree of sources ([`SOURCES_VARIABLE`], inline and git modules: imports are resolved and every file is
+/// parsed here, inside the sandbox). Panics (a trap whose message the host reports) when neither is set or
+/// the module does not load.
 pub fn initialize() {
-    let text = std::env::var(BUNDLE_VARIABLE)
-        .unwrap_or_else(|_| panic!("{BUNDLE_VARIABLE} is not set; `cue-to-wasm build` sets it"));
-    let bundle = Bundle::from_json(&text).unwrap_or_else(|error| panic!("{error}"));
+    let bundle = if let Ok(text) = std::env::var(BUNDLE_VARIABLE) {
+        Bundle::from_json(&text).unwrap_or_else(|error| panic!("{error}"))
+    } else if let Ok(text) = std::env::var(SOURCES_VARIABLE) {
+        let sources = Sources::from_json(&text).unwrap_or_else(|error| panic!("{error}"));
+        sources.bundle().unwrap_or_else(|error| panic!("{error}"))
+    } else {
+        panic!("neither {BUNDLE_VARIABLE} nor {SOURCES_VARIABLE} is set; `cue-to-wasm build` sets one")
+    };
     let (files, imported) = bundle.into_sources();
     let module = Module::load_with_imports(files, imported).unwrap_or_else(|error| panic!("{error}"));
     MODULE.with(|cell| {

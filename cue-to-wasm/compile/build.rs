@@ -1,4 +1,4 @@
-//! Builds the CUE renderer runtime component for wasm32-wasip2; `cue-to-wasm build` ships it inside itself.
+//! Builds the CUE renderer runtime component for wasm32-wasip2; this crate ships it inside itself.
 
 fn main() {
     pequod_guest_build::build(&pequod_guest_build::GuestCrate {
