@@ -62,6 +62,10 @@ pub struct Metrics {
     applies: Family<ResultLabels, Counter>,
     managed_objects: Family<GraphLabels, Gauge>,
     node_states: Family<NodeStateLabels, Gauge>,
+    sources: Family<ResultLabels, Counter>,
+    blob_cache: Family<ResultLabels, Counter>,
+    blob_cache_bytes: Gauge,
+    blob_cache_seen: std::sync::Mutex<(u64, u64, u64)>,
     renders_done: AtomicU64,
 }
 
@@ -125,6 +129,21 @@ impl Metrics {
         );
         registry.register("managed_objects", "Objects in a ResourceGraph's inventory", managed_objects.clone());
         registry.register("graph_nodes", "Nodes of a ResourceGraph by state", node_states.clone());
+        let sources = Family::<ResultLabels, Counter>::default();
+        let blob_cache = Family::<ResultLabels, Counter>::default();
+        let blob_cache_bytes = Gauge::default();
+        registry.register(
+            "source_resolutions",
+            "Module source resolutions by result (ok, or the condition reason)",
+            sources.clone(),
+        );
+        registry.register(
+            "blob_cache",
+            "Pulled OCI module blobs: read from the disk cache (hit), fetched (miss), dropped to stay under the size \
+             limit (eviction)",
+            blob_cache.clone(),
+        );
+        registry.register("blob_cache_bytes", "Bytes of module blobs in the disk cache", blob_cache_bytes.clone());
         Self {
             registry,
             reconciles,
@@ -138,6 +157,10 @@ impl Metrics {
             applies,
             managed_objects,
             node_states,
+            sources,
+            blob_cache,
+            blob_cache_bytes,
+            blob_cache_seen: std::sync::Mutex::new((0, 0, 0)),
             renders_done: AtomicU64::new(0),
         }
     }
@@ -187,6 +210,26 @@ impl Metrics {
             pequod_sandbox::CacheOutcome::Compiled => "compiled",
         };
         self.module_cache.get_or_create(&ResultLabels { result: result.into() }).inc();
+    }
+
+    /// Counts a source resolution by result.
+    pub(crate) fn source_resolved(&self, result: &str) {
+        self.sources.get_or_create(&ResultLabels { result: result.to_owned() }).inc();
+    }
+
+    /// Brings the blob-cache counters up to the cache's own (cumulative) statistics.
+    pub(crate) fn blob_cache(&self, stats: &pequod_supply::CacheStats) {
+        let mut seen = self.blob_cache_seen.lock().expect("metrics lock");
+        let (hits, misses, evictions) = &mut *seen;
+        for (result, now, before) in
+            [("hit", stats.hits, hits), ("miss", stats.misses, misses), ("eviction", stats.evictions, evictions)]
+        {
+            if now > *before {
+                self.blob_cache.get_or_create(&ResultLabels { result: result.into() }).inc_by(now - *before);
+                *before = now;
+            }
+        }
+        self.blob_cache_bytes.set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts an apply by result.

@@ -93,7 +93,12 @@ async fn render_and_hand_over(
         Err(message) => return condition(ConditionType::SourceReady, false, "InvalidPolicy", message),
     };
 
-    let resolved = match source::resolve(context, namespace, &transform.spec.cue_ref, &policy).await {
+    let resolution = source::resolve(context, namespace, &transform.spec.cue_ref, &policy).await;
+    context.metrics.source_resolved(resolution.as_ref().map_or_else(|error| error.reason(), |_| "ok"));
+    if let Some(cache) = &context.blob_cache {
+        context.metrics.blob_cache(&cache.stats());
+    }
+    let resolved = match resolution {
         Ok(resolved) => resolved,
         Err(error) => {
             let transient = error.transient();

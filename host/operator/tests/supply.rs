@@ -134,7 +134,9 @@ async fn oci_modules_under_trust_rules() {
     let namespace = cluster.namespace("oci").await.unwrap();
     let options =
         Options { namespace: Some(namespace.clone()), insecure_registries: vec![host.clone()], ..Options::default() };
-    let _operator = Operator::start_with(client.clone(), options);
+    let operator_cache = tempfile::tempdir().unwrap();
+    let options = Options { cache_dir: Some(operator_cache.path().to_owned()), ..options };
+    let operator = Operator::start_with(client.clone(), options);
     let registry_client = Registry::new(RegistryOptions { plain_http: vec![host.clone()], ..Default::default() });
     let keys = tempfile::tempdir().unwrap();
     run_cosign(&cosign, keys.path(), &["generate-key-pair"]);
@@ -166,6 +168,9 @@ async fn oci_modules_under_trust_rules() {
     assert_eq!(condition(&transform, "Verified").unwrap().reason, "Signed");
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     assert_eq!(config_maps.get("signed").await.unwrap().data.unwrap()["version"], "1.0.0");
+    assert!(operator.counter("pequod_source_resolutions_total{result=\"ok\"}") >= 1);
+    let metrics = operator.context.metrics.encode();
+    assert!(operator.counter("pequod_blob_cache_total{result=\"miss\"}") >= 2, "{metrics}");
 
     // Unsigned content under requireSignatures.
     let unsigned = parse_reference(&format!("{host}/platform/hello:unsigned")).unwrap();
