@@ -1,11 +1,13 @@
-//! `pequod module` as a platform engineer runs it, against a real registry on loopback: keygen, push (twice:
-//! same digest), verify before and after signing, pull. Skipped with a note when `docker-registry` is not
-//! installed, unless `PEQUOD_REQUIRE_SUPPLY_TOOLS=1` (CI) makes that a failure.
+//! `pequod module` as a platform engineer runs it, against a real registry on loopback: a CUE module compiled
+//! the way `cue-to-wasm build` compiles it, keygen, push (twice: same digest), verify before and after signing
+//! (also with the real `cosign verify --key`), pull. Skipped with a note when `docker-registry` or `cosign` is
+//! not installed, unless `PEQUOD_REQUIRE_SUPPLY_TOOLS=1` (CI) makes that a failure.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use pequod_test_harness::registry::{TestRegistry, registry_binary, supply_tools_required};
+use pequod_cue_compile::{CompileLimits, ModuleSource};
+use pequod_test_harness::registry::{TestRegistry, cosign_binary, registry_binary, supply_tools_required};
 
 fn pequod(directory: &Path, arguments: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pequod"))
@@ -34,8 +36,11 @@ fn push_sign_verify_pull_round_trip() {
     let registry = TestRegistry::start().expect("registry starts");
     let scratch = tempfile::tempdir().unwrap();
     let directory = scratch.path();
-    let module = pequod_embedded::find("webservice-example").unwrap();
-    std::fs::write(directory.join("web.wasm"), module.component().unwrap()).unwrap();
+    // The shipped webservice module, compiled by the same code as `cue-to-wasm build`.
+    let sources = pequod_embedded::find("webservice").unwrap().sources().unwrap();
+    let bundle = sources.bundle().unwrap();
+    let wasm = pequod_cue_compile::compile_blocking(&ModuleSource::Bundle(bundle), &CompileLimits::default()).unwrap();
+    std::fs::write(directory.join("web.wasm"), &wasm).unwrap();
     let reference = format!("{}/platform/web:1.0.0", registry.host());
 
     let keygen = pequod(directory, &["module", "keygen", "--output-key-prefix", "signing"]);
@@ -57,9 +62,31 @@ fn push_sign_verify_pull_round_trip() {
     assert!(sign.status.success(), "{}", text(&sign.stderr));
     let verify = pequod(directory, &["module", "verify", &reference, "--key", "signing.pub", "--insecure"]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
+    // The real cosign accepts Pequod's signature (offline: no transparency log).
+    match cosign_binary() {
+        Some(cosign) => {
+            let pinned = format!("{}/platform/web@{digest}", registry.host());
+            let output = Command::new(cosign)
+                .args([
+                    "verify",
+                    "--key",
+                    "signing.pub",
+                    "--insecure-ignore-tlog=true",
+                    "--allow-http-registry",
+                    &pinned,
+                ])
+                .current_dir(directory)
+                .env("HOME", directory)
+                .output()
+                .expect("cosign runs");
+            assert!(output.status.success(), "cosign verify: {}{}", text(&output.stdout), text(&output.stderr));
+            assert!(text(&output.stdout).contains(&digest), "{}", text(&output.stdout));
+        }
+        None => assert!(!supply_tools_required(), "cosign is required (PEQUOD_REQUIRE_SUPPLY_TOOLS=1)"),
+    }
 
     let pull =
         pequod(directory, &["module", "pull", &reference, "-o", "pulled.wasm", "--key", "signing.pub", "--insecure"]);
     assert!(pull.status.success(), "{}", text(&pull.stderr));
-    assert_eq!(std::fs::read(directory.join("pulled.wasm")).unwrap(), module.component().unwrap());
+    assert_eq!(std::fs::read(directory.join("pulled.wasm")).unwrap(), wasm);
 }

@@ -78,7 +78,7 @@ async fn kubectl_apply_with_pequod_run_tells_the_whole_story() {
             .env("KUBECONFIG", cluster.kubeconfig())
             .env("PEQUOD_CACHE_DIR", cache.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(cache.path().join("operator.log")).unwrap())
             .spawn()
             .expect("pequod run starts"),
     );
@@ -123,4 +123,13 @@ async fn kubectl_apply_with_pequod_run_tells_the_whole_story() {
     assert!(listed.contains("False"), "{listed}");
     let graphs = kubectl(cluster, &["get", "resourcegraph", "broken", "-n", "team-a"]);
     assert!(!graphs.status.success(), "a rejected input gets no ResourceGraph");
+
+    // The operator's log tells the same story, one line per step, each naming its object.
+    let log = std::fs::read_to_string(cache.path().join("operator.log")).unwrap();
+    let about = |object: &str, reason: &str| {
+        log.lines()
+            .any(|line| line.contains(&format!("object={object}")) && line.contains(&format!("reason=\"{reason}\"")))
+    };
+    assert!(about("Transform/team-a/shop", "Ready"), "{log}");
+    assert!(about("Transform/team-a/broken", "Rejected"), "{log}");
 }

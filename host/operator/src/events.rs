@@ -67,6 +67,20 @@ impl Context {
             note.truncate(cut);
             note.push('…');
         }
+        // Every event is also a log line naming the object it is about (and the related object, if any).
+        let object = format!(
+            "{}/{}/{}",
+            reference.kind.as_deref().unwrap_or_default(),
+            reference.namespace.as_deref().unwrap_or_default(),
+            reference.name.as_deref().unwrap_or_default()
+        );
+        let related_object = related
+            .as_ref()
+            .map(|r| format!("{}/{}", r.kind.as_deref().unwrap_or_default(), r.name.as_deref().unwrap_or_default()));
+        match severity {
+            Severity::Normal => tracing::info!(%object, related = ?related_object, reason, %note, "event"),
+            Severity::Warning => tracing::warn!(%object, related = ?related_object, reason, %note, "event"),
+        }
         let event = Event {
             type_: match severity {
                 Severity::Normal => EventType::Normal,
