@@ -29,8 +29,12 @@ use pequod_cue_runtime::{Module, RenderFailure, SourceFile};
 use pequod_graph::{Graph, Node, Phase, RenderContext, Severity};
 use serde_json::Value;
 
-/// The official tool's version the cache holds (as in `cue-to-wasm/scripts/install-cue.sh`).
-const PINNED_CUE_VERSION: &str = "v0.18.0-alpha.1";
+#[path = "../../cli/tests/difftest/tools.rs"]
+#[allow(dead_code, reason = "shared with the differential test, which uses the rest")]
+mod tools;
+
+use tools::official_cue;
+
 /// How long one run of the official tool may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// The generated file that sets `input` and `context` in the scratch copy.
@@ -42,28 +46,6 @@ fn modules() -> PathBuf {
 
 fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-}
-
-/// `$PEQUOD_CUE_BIN`, else the pinned version in the install script's cache.
-fn official_cue() -> Result<PathBuf, String> {
-    if let Some(bin) = std::env::var_os("PEQUOD_CUE_BIN") {
-        let bin = PathBuf::from(bin);
-        return if bin.is_file() {
-            Ok(bin)
-        } else {
-            Err(format!("PEQUOD_CUE_BIN is set to {}, which is not a file", bin.display()))
-        };
-    }
-    let cache = std::env::var_os("PEQUOD_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/pequod")));
-    match cache.map(|root| root.join(format!("cue-{PINNED_CUE_VERSION}/bin/cue"))) {
-        Some(bin) if bin.is_file() => Ok(bin),
-        _ => Err(format!(
-            "PEQUOD_CUE_BIN is not set and the official cue {PINNED_CUE_VERSION} is not in the cache; \
-             install it with `bash cue-to-wasm/scripts/install-cue.sh`"
-        )),
-    }
 }
 
 /// The `.cue` files of a directory, sorted by name.
