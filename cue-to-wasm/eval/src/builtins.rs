@@ -381,7 +381,14 @@ fn len(ev: &mut Evaluator<'_>, args: &[Value], _: VId) -> Res {
 fn close(ev: &mut Evaluator<'_>, args: &[Value], ctx: VId) -> Res {
     Ok(match &args[0] {
         Value::Struct(_) | Value::Disj(_) => {
-            let conj = Conj { src: Src::Value(args[0].clone()), env: None, groups: Rc::from([]), embed: None };
+            let conj = Conj {
+                src: Src::Value(args[0].clone()),
+                env: None,
+                groups: Rc::from([]),
+                embed: None,
+                via: None,
+                explicit: false,
+            };
             let t = ev.temp_vertex(ctx, conj);
             ev.vertices[t].closing = true;
             Value::Struct(t)

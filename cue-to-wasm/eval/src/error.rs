@@ -41,7 +41,7 @@ impl ErrorKind {
 }
 
 /// A position in one of the evaluated files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Pos {
     /// The index of the file in the evaluated package.
     pub file: u32,

@@ -8,6 +8,7 @@ use cue_syntax::ast::{self, Comprehension, Constraint, Decl, Expr, ExprKind, Lab
 
 use crate::error::{CueError, ErrorKind, Pos};
 use crate::ops;
+use crate::order::{Entry, StructInfo, field_order};
 use crate::value::{Disj, Kinds, VId, Value};
 use crate::vertex::{Arc, ArcKind, Conj, Env, Frame, Label, Scope, Src, State, Vertex};
 
@@ -32,6 +33,7 @@ struct Pattern<'a> {
     env: Env<'a>,
     groups: Rc<[u32]>,
     matcher: Option<Value>,
+    via: Option<Pos>,
 }
 
 /// A list literal's contribution: its length and element type if open.
@@ -42,8 +44,27 @@ struct ListLit<'a> {
 
 /// Declarations that need evaluation after the static fields are known.
 enum Pending<'a> {
-    Comprehension(&'a Comprehension, Env<'a>, Rc<[u32]>, u32),
-    Dynamic(&'a ast::Field, Env<'a>, Rc<[u32]>),
+    Comprehension(&'a Comprehension, Env<'a>, Rc<[u32]>, u32, Option<Pos>),
+    Dynamic(&'a ast::Field, Env<'a>, Rc<[u32]>, Origin),
+}
+
+/// Where a declaration sits, for the order of fields: its struct literal (an index into the node's
+/// `structs`), its index in the literal, and the reference the literal was reached through.
+#[derive(Clone, Copy)]
+struct Origin {
+    lit: Option<usize>,
+    decl: u32,
+    via: Option<Pos>,
+}
+
+/// The context shared by the declarations of one struct literal.
+struct DeclCtx<'a> {
+    env: Env<'a>,
+    groups: Rc<[u32]>,
+    embed: Option<u32>,
+    lit_group: u32,
+    lit: Option<usize>,
+    via: Option<Pos>,
 }
 
 /// What is accumulated while a node's conjuncts are processed.
@@ -127,7 +148,14 @@ impl<'a> Evaluator<'a> {
             root: 0,
         };
         let root = ev.new_vertex(None, None);
-        ev.vertices[root].conjs.push(Conj { src: Src::Root, env: None, groups: Rc::from([]), embed: None });
+        ev.vertices[root].conjs.push(Conj {
+            src: Src::Root,
+            env: None,
+            groups: Rc::from([]),
+            embed: None,
+            via: None,
+            explicit: false,
+        });
         ev.packages[0].root = Some(root);
         ev
     }
@@ -151,7 +179,14 @@ impl<'a> Evaluator<'a> {
             return root;
         }
         let root = self.new_vertex(None, None);
-        self.vertices[root].conjs.push(Conj { src: Src::Package(pkg), env: None, groups: Rc::from([]), embed: None });
+        self.vertices[root].conjs.push(Conj {
+            src: Src::Package(pkg),
+            env: None,
+            groups: Rc::from([]),
+            embed: None,
+            via: None,
+            explicit: false,
+        });
         self.packages[pkg].root = Some(root);
         root
     }
@@ -237,6 +272,7 @@ impl<'a> Evaluator<'a> {
         let hits = self.cycle_hits;
         self.vertices[v].state = State::Busy;
         self.vertices[v].arcs.clear();
+        self.vertices[v].structs.clear();
         let value = self.build(v);
         self.finish(v, value);
         if self.cycle_hits > hits && self.vertices[v].reevaluations < 2 {
@@ -273,9 +309,22 @@ impl<'a> Evaluator<'a> {
         self.compute_value(v, b)
     }
 
+    /// Processes the queued conjuncts. Like the official evaluator, struct literals go before references
+    /// met next to them (`#D & {x: 1}` inserts `x` first), which decides the order comprehensions see.
     fn drain(&mut self, v: VId, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
-        while let Some(c) = queue.pop_front() {
-            self.add_conj(v, c, b, queue);
+        let mut deferred: VecDeque<Conj<'a>> = VecDeque::new();
+        loop {
+            while let Some(c) = queue.pop_front() {
+                if is_reference(&c) && queue.iter().any(is_struct_literal) {
+                    deferred.push_back(c);
+                    continue;
+                }
+                self.add_conj(v, c, b, queue);
+            }
+            match deferred.pop_front() {
+                Some(c) => self.add_conj(v, c, b, queue),
+                None => break,
+            }
         }
     }
 
@@ -296,7 +345,9 @@ impl<'a> Evaluator<'a> {
                     scope: Scope::Struct { vid: v, decls: vec![&lit.decls[..]] },
                     file: file_of(&c.env),
                 }));
-                self.add_decls(v, &lit.decls, env, &c, b, queue);
+                let lit_pos = self.pos_of(expr, &c.env).unwrap_or_default();
+                let index = self.record_struct(v, lit_pos, &c);
+                self.add_decls(v, &lit.decls, env, &c, Some(index), b, queue);
             }
             ExprKind::List(elems) => self.add_list(v, elems, &c, b),
             ExprKind::Paren(inner) => queue.push_front(Conj { src: Src::Expr(inner), ..c }),
@@ -306,8 +357,8 @@ impl<'a> Evaluator<'a> {
                 queue.push_front(Conj { src: Src::Expr(inner), env, ..c });
             }
             ExprKind::Binary { op: ast::BinaryOp::Unification, lhs, rhs } => {
-                queue.push_front(Conj { src: Src::Expr(rhs), ..c.clone() });
-                queue.push_front(Conj { src: Src::Expr(lhs), ..c });
+                queue.push_front(Conj { src: Src::Expr(rhs), explicit: true, ..c.clone() });
+                queue.push_front(Conj { src: Src::Expr(lhs), explicit: true, ..c });
             }
             _ => {
                 let value = self.eval_expr(expr, &c.env, v);
@@ -317,22 +368,26 @@ impl<'a> Evaluator<'a> {
     }
 
     fn add_root(&mut self, v: VId, pkg: usize, c: &Conj<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
-        let root_conj = Conj { src: Src::Root, env: None, groups: c.groups.clone(), embed: None };
+        let root_conj =
+            Conj { src: Src::Root, env: None, groups: c.groups.clone(), embed: None, via: None, explicit: false };
         let files = self.packages[pkg].files.clone();
         for i in files {
             let env = self.root_env(i);
             let file = self.files;
-            self.add_decls(v, &file[i as usize].decls, env, &root_conj, b, queue);
+            let lit = self.record_struct(v, Pos { file: i, offset: 0 }, &root_conj);
+            self.add_decls(v, &file[i as usize].decls, env, &root_conj, Some(lit), b, queue);
         }
         b.is_struct = true;
     }
 
+    #[allow(clippy::too_many_arguments, reason = "the pieces of one struct literal's context")]
     fn add_decls(
         &mut self,
         v: VId,
         decls: &'a [Decl],
         env: Env<'a>,
         c: &Conj<'a>,
+        lit: Option<usize>,
         b: &mut Build<'a>,
         queue: &mut VecDeque<Conj<'a>>,
     ) {
@@ -350,30 +405,84 @@ impl<'a> Evaluator<'a> {
             b.pure_struct = true;
         }
         let embed = if matches!(c.src, Src::Root) { None } else { Some(lit_group) };
-        for decl in decls {
-            self.add_decl(v, decl, &env, &groups, embed, lit_group, b, queue);
+        let ctx = DeclCtx { env, groups, embed, lit_group, lit, via: c.via };
+        for (i, decl) in decls.iter().enumerate() {
+            self.add_decl(v, decl, &ctx, i as u32, b, queue);
         }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the pieces of one declaration's context")]
+    /// Records a struct literal evaluated into `v` (for the order of fields) and returns its index.
+    fn record_struct(&mut self, v: VId, pos: Pos, c: &Conj<'a>) -> usize {
+        let structs = &mut self.vertices[v].structs;
+        let info = StructInfo { pos, via: c.via, explicit: c.explicit, entries: Vec::new(), embeds: Vec::new() };
+        structs.push(info);
+        structs.len() - 1
+    }
+
+    /// Notes that a struct literal declared `label` (for the order of fields).
+    fn record_label(&mut self, v: VId, origin: Origin, label: &Rc<str>, pos: Pos, dynamic: bool) {
+        if let Some(info) = origin.lit.and_then(|i| self.vertices[v].structs.get_mut(i)) {
+            info.entries.push(Entry { decl: origin.decl, label: label.clone(), pos, dynamic });
+        }
+    }
+
+    /// The fields of `v` in the official output order (see `order.rs`); evaluation and iteration keep
+    /// insertion order, as the official evaluator does.
+    pub(crate) fn ordered_arcs(&self, v: VId) -> Vec<(Label, Arc)> {
+        let vx = &self.vertices[v];
+        let mut arcs: Vec<(Label, Arc)> = vx.arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+        if arcs.len() < 2 || vx.structs.is_empty() {
+            return arcs;
+        }
+        let labels: Vec<Rc<str>> = arcs.iter().filter_map(|(l, _)| l.name().map(Rc::from)).collect();
+        if labels.len() != arcs.len() {
+            return arcs;
+        }
+        if let Some(order) = field_order(&labels, &vx.structs) {
+            let mut rank = vec![0; order.len()];
+            for (r, i) in order.into_iter().enumerate() {
+                rank[i] = r;
+            }
+            let mut ranked: Vec<(usize, (Label, Arc))> =
+                arcs.into_iter().enumerate().map(|(i, a)| (rank[i], a)).collect();
+            ranked.sort_by_key(|(r, _)| *r);
+            arcs = ranked.into_iter().map(|(_, a)| a).collect();
+        }
+        arcs
+    }
+
     fn add_decl(
         &mut self,
         v: VId,
         decl: &'a Decl,
-        env: &Env<'a>,
-        groups: &Rc<[u32]>,
-        embed: Option<u32>,
-        lit_group: u32,
+        ctx: &DeclCtx<'a>,
+        index: u32,
         b: &mut Build<'a>,
         queue: &mut VecDeque<Conj<'a>>,
     ) {
+        let (env, groups) = (&ctx.env, &ctx.groups);
         match decl {
-            Decl::Field(f) => self.add_field(v, f, env, groups, b),
+            Decl::Field(f) => {
+                let origin = Origin { lit: ctx.lit, decl: index, via: ctx.via };
+                self.add_field(v, f, env, groups, origin, b)
+            }
             Decl::Embed(e) => {
-                queue.push_back(Conj { src: Src::Expr(e), env: env.clone(), groups: groups.clone(), embed })
+                if ctx.via.is_none()
+                    && let Some(info) = ctx.lit.and_then(|i| self.vertices[v].structs.get_mut(i))
+                {
+                    info.embeds.push(Pos { file: file_of(env), offset: e.span.start });
+                }
+                queue.push_back(Conj {
+                    src: Src::Expr(e),
+                    env: env.clone(),
+                    groups: groups.clone(),
+                    embed: ctx.embed,
+                    via: ctx.via,
+                    explicit: false,
+                })
             }
             Decl::Comprehension(comp) => {
-                b.pending.push(Pending::Comprehension(comp, env.clone(), groups.clone(), lit_group))
+                b.pending.push(Pending::Comprehension(comp, env.clone(), groups.clone(), ctx.lit_group, ctx.via))
             }
             Decl::Ellipsis(_) => b.open.extend(groups.iter().copied()),
             Decl::Let(_) | Decl::Attribute(_) => {}
@@ -383,19 +492,27 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn add_field(&mut self, v: VId, f: &'a ast::Field, env: &Env<'a>, groups: &Rc<[u32]>, b: &mut Build<'a>) {
+    fn add_field(
+        &mut self,
+        v: VId,
+        f: &'a ast::Field,
+        env: &Env<'a>,
+        groups: &Rc<[u32]>,
+        origin: Origin,
+        b: &mut Build<'a>,
+    ) {
         let name: Rc<str> = match &f.label.kind {
             LabelKind::Ident(id) => Rc::from(&*id.name),
             LabelKind::String(s) => Rc::from(&*s.as_str()),
             LabelKind::Interpolation(_) | LabelKind::Dynamic(_) => {
-                b.pending.push(Pending::Dynamic(f, env.clone(), groups.clone()));
+                b.pending.push(Pending::Dynamic(f, env.clone(), groups.clone(), origin));
                 return;
             }
             LabelKind::Pattern(p) => {
                 let postfix = f.label.postfix_alias.as_ref();
                 let label_alias = postfix.and_then(|a| a.label.as_ref()).map(|i| Rc::from(&*i.name));
                 let value_alias = postfix.and_then(|a| a.value.as_ref()).map(|i| Rc::from(&*i.name));
-                return self.add_pattern(v, p, &f.value, env, groups, (label_alias, value_alias), b);
+                return self.add_pattern(v, p, &f.value, env, groups, (label_alias, value_alias), origin.via, b);
             }
             LabelKind::Comprehension(_) | LabelKind::Error(_) => {
                 let message = "comprehension values not allowed in this position";
@@ -403,8 +520,21 @@ impl<'a> Evaluator<'a> {
                 return;
             }
         };
-        let conj = Conj { src: Src::Expr(&f.value), env: env.clone(), groups: groups.clone(), embed: None };
+        let conj = Conj {
+            src: Src::Expr(&f.value),
+            env: env.clone(),
+            groups: groups.clone(),
+            embed: None,
+            via: origin.via,
+            explicit: false,
+        };
+        let pos = self.pos_of_field(f, env);
+        self.record_label(v, origin, &name, pos, false);
         self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
+    }
+
+    fn pos_of_field(&self, f: &ast::Field, env: &Env<'a>) -> Pos {
+        Pos { file: file_of(env), offset: f.span.start }
     }
 
     #[allow(clippy::too_many_arguments, reason = "the pieces of one pattern declaration")]
@@ -416,6 +546,7 @@ impl<'a> Evaluator<'a> {
         env: &Env<'a>,
         groups: &Rc<[u32]>,
         (label_alias, value_alias): (Option<Rc<str>>, Option<Rc<str>>),
+        via: Option<Pos>,
         b: &mut Build<'a>,
     ) {
         let (label, alias) = match &label.kind {
@@ -423,7 +554,7 @@ impl<'a> Evaluator<'a> {
             _ => (label, label_alias),
         };
         let mut pattern =
-            Pattern { label, value, alias, value_alias, env: env.clone(), groups: groups.clone(), matcher: None };
+            Pattern { label, value, alias, value_alias, env: env.clone(), groups: groups.clone(), matcher: None, via };
         let existing: Vec<(Label, Arc)> = self.vertices[v].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
         for (l, arc) in existing {
             if let Label::Field(name) = &l
@@ -459,7 +590,7 @@ impl<'a> Evaluator<'a> {
         if let Some(alias) = &p.value_alias {
             env = bind(&env, alias, Value::Struct(arc));
         }
-        Conj { src: Src::Expr(p.value), env, groups: p.groups.clone(), embed: None }
+        Conj { src: Src::Expr(p.value), env, groups: p.groups.clone(), embed: None, via: p.via, explicit: false }
     }
 
     /// Adds a conjunct to a field of `v`, creating the field if needed.
@@ -504,21 +635,36 @@ impl<'a> Evaluator<'a> {
         for elem in elems {
             match elem {
                 ListElem::Expr(e) => {
-                    let conj = Conj { src: Src::Expr(e), env: c.env.clone(), groups: c.groups.clone(), embed: None };
+                    let conj = Conj {
+                        src: Src::Expr(e),
+                        env: c.env.clone(),
+                        groups: c.groups.clone(),
+                        embed: None,
+                        via: c.via,
+                        explicit: false,
+                    };
                     self.add_arc(v, Label::Index(len), ArcKind::Regular, conj, b);
                     len += 1;
                 }
                 ListElem::Comprehension(comp) => {
                     for env in self.comprehension_envs(comp, &c.env, v, b) {
                         let src = Src::Expr(&comp.body);
-                        let conj = Conj { src, env, groups: c.groups.clone(), embed: None };
+                        let conj =
+                            Conj { src, env, groups: c.groups.clone(), embed: None, via: c.via, explicit: false };
                         self.add_arc(v, Label::Index(len), ArcKind::Regular, conj, b);
                         len += 1;
                     }
                 }
                 ListElem::Ellipsis(ell) => {
                     let src = ell.ty.as_deref().map_or(Src::Value(Value::Top), Src::Expr);
-                    tail = Some(Conj { src, env: c.env.clone(), groups: c.groups.clone(), embed: None });
+                    tail = Some(Conj {
+                        src,
+                        env: c.env.clone(),
+                        groups: c.groups.clone(),
+                        embed: None,
+                        via: c.via,
+                        explicit: false,
+                    });
                 }
             }
         }
@@ -659,26 +805,44 @@ impl<'a> Evaluator<'a> {
             c.groups.clone()
         };
         let made = self.vertices[t].conjs.is_empty() && self.vertices[t].state == State::Done;
+        let via = c.via.or_else(|| src.and_then(|e| self.pos_of(e, &c.env)));
         if self.vertices[t].is_branch || made {
-            return self.expand_branch(v, t, &groups, b);
+            return self.expand_branch(v, t, &groups, via, c.explicit, b);
         }
         for tc in self.vertices[t].conjs.clone().into_iter().rev() {
             let merged: Rc<[u32]> = Rc::from([&tc.groups[..], &groups[..]].concat());
-            queue.push_front(Conj { groups: merged, embed: c.embed.or(tc.embed), ..tc });
+            queue.push_front(Conj { groups: merged, embed: c.embed.or(tc.embed), via, explicit: c.explicit, ..tc });
         }
     }
 
     /// Merges an evaluated disjunction branch: its fields are copied as values.
-    fn expand_branch(&mut self, v: VId, t: VId, groups: &Rc<[u32]>, b: &mut Build<'a>) {
+    fn expand_branch(
+        &mut self,
+        v: VId,
+        t: VId,
+        groups: &Rc<[u32]>,
+        via: Option<Pos>,
+        explicit: bool,
+        b: &mut Build<'a>,
+    ) {
         let value = self.vertex_value(t);
         match value {
             Value::Struct(_) => {
                 b.is_struct = true;
                 b.pure_struct = true;
                 let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
-                for (label, arc) in arcs {
+                // The value's fields keep their order, as one literal at the reference.
+                let at = via.or(self.vertices[t].pos).unwrap_or_default();
+                let lit_conj =
+                    Conj { src: Src::Value(Value::Top), env: None, groups: groups.clone(), embed: None, via, explicit };
+                let lit = self.record_struct(v, at, &lit_conj);
+                for (i, (label, arc)) in arcs.into_iter().enumerate() {
+                    if let Label::Field(name) = &label {
+                        let origin = Origin { lit: Some(lit), decl: i as u32, via };
+                        self.record_label(v, origin, name, at, false);
+                    }
                     let src = Src::Value(self.vertex_value(arc.vid));
-                    let conj = Conj { src, env: None, groups: groups.clone(), embed: None };
+                    let conj = Conj { src, env: None, groups: groups.clone(), embed: None, via, explicit: false };
                     self.add_arc(v, label, arc.kind, conj, b);
                 }
             }
@@ -687,7 +851,7 @@ impl<'a> Evaluator<'a> {
                 let len = arcs.len();
                 for (label, arc) in arcs {
                     let src = Src::Value(self.vertex_value(arc.vid));
-                    let conj = Conj { src, env: None, groups: groups.clone(), embed: None };
+                    let conj = Conj { src, env: None, groups: groups.clone(), embed: None, via: None, explicit: false };
                     self.add_arc(v, label, arc.kind, conj, b);
                 }
                 let tail = self.vertices[t].open_list.then(|| Conj {
@@ -695,6 +859,8 @@ impl<'a> Evaluator<'a> {
                     env: None,
                     groups: groups.clone(),
                     embed: None,
+                    via,
+                    explicit: false,
                 });
                 b.lists.push(ListLit { len, tail });
             }
@@ -743,17 +909,26 @@ impl<'a> Evaluator<'a> {
 
     fn run_pending(&mut self, v: VId, p: Pending<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
         match p {
-            Pending::Comprehension(comp, env, groups, lit_group) => {
+            Pending::Comprehension(comp, env, groups, lit_group, via) => {
                 for env in self.comprehension_envs(comp, &env, v, b) {
                     let src = Src::Expr(&comp.body);
-                    queue.push_back(Conj { src, env, groups: groups.clone(), embed: Some(lit_group) });
+                    let embed = Some(lit_group);
+                    queue.push_back(Conj { src, env, groups: groups.clone(), embed, via, explicit: false });
                 }
             }
-            Pending::Dynamic(f, env, groups) => self.add_dynamic(v, f, env, groups, b),
+            Pending::Dynamic(f, env, groups, origin) => self.add_dynamic(v, f, env, groups, origin, b),
         }
     }
 
-    fn add_dynamic(&mut self, v: VId, f: &'a ast::Field, env: Env<'a>, groups: Rc<[u32]>, b: &mut Build<'a>) {
+    fn add_dynamic(
+        &mut self,
+        v: VId,
+        f: &'a ast::Field,
+        env: Env<'a>,
+        groups: Rc<[u32]>,
+        origin: Origin,
+        b: &mut Build<'a>,
+    ) {
         let label = match &f.label.kind {
             LabelKind::Dynamic(e) => self.eval_expr(e, &env, v),
             LabelKind::Interpolation(i) => self.interpolate(i, &env, v),
@@ -761,7 +936,10 @@ impl<'a> Evaluator<'a> {
         };
         match ops::default_of(&label) {
             Value::Str(name) => {
-                let conj = Conj { src: Src::Expr(&f.value), env, groups, embed: None };
+                let pos = self.pos_of_field(f, &env);
+                self.record_label(v, origin, &name, pos, true);
+                let conj =
+                    Conj { src: Src::Expr(&f.value), env, groups, embed: None, via: origin.via, explicit: false };
                 self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
             }
             Value::Bottom(e) => {
@@ -969,6 +1147,7 @@ impl<'a> Evaluator<'a> {
     fn adopt(&mut self, v: VId, bv: VId) -> Value {
         let arcs = self.vertices[bv].arcs.clone();
         self.vertices[v].arcs = arcs;
+        self.vertices[v].structs = self.vertices[bv].structs.clone();
         self.vertices[v].open_list = self.vertices[bv].open_list;
         match self.vertices[bv].value {
             Value::List(_) => Value::List(v),
@@ -1039,6 +1218,24 @@ fn mismatch_node(scalar: &Value, node: &str) -> Value {
 }
 
 /// Returns an "unsupported feature" error.
+/// A conjunct that is a reference (or selection) to be resolved.
+fn is_reference(c: &Conj<'_>) -> bool {
+    matches!(&c.src, Src::Expr(e) if matches!(e.kind, ExprKind::Ident(_) | ExprKind::Selector { .. } | ExprKind::Index { .. }))
+}
+
+/// A conjunct that is a struct literal, possibly behind `&` or parentheses.
+fn is_struct_literal(c: &Conj<'_>) -> bool {
+    fn literal(e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Struct(_) => true,
+            ExprKind::Paren(inner) => literal(inner),
+            ExprKind::Binary { op: ast::BinaryOp::Unification, lhs, rhs } => literal(lhs) || literal(rhs),
+            _ => false,
+        }
+    }
+    matches!(&c.src, Src::Expr(e) if literal(e))
+}
+
 pub(crate) fn unsupported(what: &str) -> Value {
     Value::error(ErrorKind::Unsupported, format!("unsupported feature: {what}"))
 }

@@ -81,8 +81,7 @@ impl Evaluator<'_> {
     }
 
     fn export_struct(&mut self, s: VId, errors: &mut Vec<Diagnostic>) -> Option<Data> {
-        let arcs: Vec<(Label, crate::vertex::Arc)> =
-            self.vertices[s].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
+        let arcs = self.ordered_arcs(s);
         let mut fields = Vec::new();
         let before = errors.len();
         for (label, arc) in arcs {

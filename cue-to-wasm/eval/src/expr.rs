@@ -39,7 +39,14 @@ impl<'a> Evaluator<'a> {
             },
             ExprKind::Interpolation(i) => self.interpolate(i, env, ctx),
             ExprKind::List(_) | ExprKind::Struct(_) => {
-                let conj = Conj { src: Src::Expr(expr), env: env.clone(), groups: Rc::from([]), embed: None };
+                let conj = Conj {
+                    src: Src::Expr(expr),
+                    env: env.clone(),
+                    groups: Rc::from([]),
+                    embed: None,
+                    via: None,
+                    explicit: false,
+                };
                 let t = self.temp_vertex(ctx, conj);
                 if matches!(expr.kind, ExprKind::List(_)) { Value::List(t) } else { Value::Struct(t) }
             }
@@ -291,7 +298,8 @@ impl<'a> Evaluator<'a> {
         let t = self.new_vertex(parent, label);
         for (i, e) in elems.into_iter().enumerate() {
             let arc = self.new_vertex(Some(t), Some(Label::Index(i)));
-            let conj = Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None };
+            let conj =
+                Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None, via: None, explicit: false };
             self.vertices[arc].conjs.push(conj);
             self.vertices[t].arcs.insert(Label::Index(i), crate::vertex::Arc { vid: arc, kind: ArcKind::Regular });
         }
@@ -307,7 +315,8 @@ impl<'a> Evaluator<'a> {
         for (name, e) in fields {
             let label = Label::Field(Rc::from(name));
             let arc = self.new_vertex(Some(t), Some(label.clone()));
-            let conj = Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None };
+            let conj =
+                Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None, via: None, explicit: false };
             self.vertices[arc].conjs.push(conj);
             self.vertices[t].arcs.insert(label, crate::vertex::Arc { vid: arc, kind: ArcKind::Regular });
         }
@@ -457,7 +466,14 @@ impl<'a> Evaluator<'a> {
         if !is_nodeish(&a) && !is_nodeish(&b) {
             return self.unify_scalar(&a, &b, ctx);
         }
-        let conj = |v: Value| Conj { src: Src::Value(v), env: None, groups: Rc::from([]), embed: None };
+        let conj = |v: Value| Conj {
+            src: Src::Value(v),
+            env: None,
+            groups: Rc::from([]),
+            embed: None,
+            via: None,
+            explicit: false,
+        };
         let t = self.temp_vertex(ctx, conj(a));
         self.vertices[t].conjs.push(conj(b));
         self.vertex_value(t)
@@ -630,7 +646,14 @@ impl<'a> Evaluator<'a> {
         let vid = match self.resolve_vertex(expr, &env, root) {
             Ok(v) => v,
             Err(value) => {
-                let conj = Conj { src: Src::Value(value), env: None, groups: Rc::from([]), embed: None };
+                let conj = Conj {
+                    src: Src::Value(value),
+                    env: None,
+                    groups: Rc::from([]),
+                    embed: None,
+                    via: None,
+                    explicit: false,
+                };
                 let t = self.new_vertex(None, None);
                 self.vertices[t].conjs.push(conj);
                 t

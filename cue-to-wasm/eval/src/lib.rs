@@ -14,6 +14,7 @@ pub mod export;
 mod expr;
 pub mod num;
 mod ops;
+pub mod order;
 pub mod package;
 mod stdlib;
 pub mod value;

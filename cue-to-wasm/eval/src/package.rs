@@ -167,8 +167,14 @@ impl Package {
                 scope: Scope::Struct { vid: root, decls: Vec::new() },
                 file: self.injection_file(),
             };
-            let conj =
-                Conj { src: Src::Expr(injection.expr()), env: Some(Rc::new(frame)), groups: Rc::from([]), embed: None };
+            let conj = Conj {
+                src: Src::Expr(injection.expr()),
+                env: Some(Rc::new(frame)),
+                groups: Rc::from([]),
+                embed: None,
+                via: None,
+                explicit: false,
+            };
             ev.vertices[root].conjs.push(conj);
         }
         Session { ev }
@@ -246,9 +252,17 @@ impl Session<'_> {
             for elem in elems {
                 if let ListElem::Ellipsis(ellipsis) = elem {
                     let src = ellipsis.ty.as_deref().map_or(Src::Value(Value::Top), Src::Expr);
-                    let t = self
-                        .ev
-                        .temp_vertex(v, Conj { src, env: conj.env.clone(), groups: conj.groups.clone(), embed: None });
+                    let t = self.ev.temp_vertex(
+                        v,
+                        Conj {
+                            src,
+                            env: conj.env.clone(),
+                            groups: conj.groups.clone(),
+                            embed: None,
+                            via: None,
+                            explicit: false,
+                        },
+                    );
                     return Some(self.raw_value(t));
                 }
             }

@@ -6,6 +6,7 @@ use cue_syntax::ast::{Decl, Expr};
 use indexmap::IndexMap;
 
 use crate::error::{CueError, Pos};
+use crate::order::StructInfo;
 use crate::value::{VId, Value};
 
 /// A field label or list index.
@@ -95,6 +96,10 @@ pub struct Conj<'a> {
     pub groups: Rc<[u32]>,
     /// For an embedded conjunct, the group of the struct literal embedding it.
     pub embed: Option<u32>,
+    /// The position of the outermost reference through which this conjunct was reached (field order).
+    pub via: Option<Pos>,
+    /// The conjunct is an operand of an explicit `&` (field order).
+    pub explicit: bool,
 }
 
 /// A lexical environment: a chain of frames.
@@ -165,6 +170,8 @@ pub struct Vertex<'a> {
     pub depth: u32,
     /// For a disjunction branch, how many of `refs` were inherited from the split node.
     pub inherited_refs: usize,
+    /// The struct literals evaluated into the node, for the order of its fields.
+    pub structs: Vec<StructInfo>,
 }
 
 impl<'a> Vertex<'a> {
@@ -187,6 +194,7 @@ impl<'a> Vertex<'a> {
             reevaluations: 0,
             depth: 0,
             inherited_refs: 0,
+            structs: Vec::new(),
         }
     }
 }

@@ -37,7 +37,7 @@ pub(crate) fn to_data(ev: &mut Evaluator<'_>, x: &Value, ctx: VId) -> Result<Dat
         v if !v.is_atom() && !matches!(v, Value::Struct(_) | Value::List(_)) => return Err(Fail::Incomplete(0)),
         _ => {}
     }
-    let conj = Conj { src: Src::Value(x), env: None, groups: Rc::from([]), embed: None };
+    let conj = Conj { src: Src::Value(x), env: None, groups: Rc::from([]), embed: None, via: None, explicit: false };
     let t = ev.temp_vertex(ctx, conj);
     let mut errors = Vec::new();
     match ev.export_node(t, &mut errors) {
@@ -294,7 +294,8 @@ fn validate_data(ev: &mut Evaluator<'_>, d: Data, schema: &Value, ctx: VId, conc
     if let Value::Bottom(e) = &unified {
         return Err(Fail::Msg(e.message.clone()));
     }
-    let conj = Conj { src: Src::Value(unified), env: None, groups: Rc::from([]), embed: None };
+    let conj =
+        Conj { src: Src::Value(unified), env: None, groups: Rc::from([]), embed: None, via: None, explicit: false };
     let t = ev.temp_vertex(ctx, conj);
     if let Some(Value::Bottom(e)) = ev.permanent_error(t, 64) {
         return Err(Fail::Msg(e.message.clone()));

@@ -164,7 +164,14 @@ impl<'a> Evaluator<'a> {
                     _ => continue,
                 };
                 let arc = self.new_vertex(Some(root), Some(Label::Field(name.clone())));
-                let conj = Conj { src: Src::Expr(&field.value), env: env.clone(), groups: Rc::from([]), embed: None };
+                let conj = Conj {
+                    src: Src::Expr(&field.value),
+                    env: env.clone(),
+                    groups: Rc::from([]),
+                    embed: None,
+                    via: None,
+                    explicit: false,
+                };
                 self.vertices[arc].conjs.push(conj);
                 self.vertices[root].arcs.insert(Label::Field(name), Arc { vid: arc, kind: ArcKind::Regular });
             }
@@ -185,7 +192,8 @@ impl<'a> Evaluator<'a> {
             Value::Bottom(_) => return Ok(false),
             _ => {}
         }
-        let conj = Conj { src: Src::Value(unified), env: None, groups: Rc::from([]), embed: None };
+        let conj =
+            Conj { src: Src::Value(unified), env: None, groups: Rc::from([]), embed: None, via: None, explicit: false };
         let t = self.temp_vertex(ctx, conj);
         Ok(self.permanent_error(t, 24).is_none() && self.missing_required(t, 24).is_none())
     }
