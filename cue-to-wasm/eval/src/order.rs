@@ -68,6 +68,7 @@ pub fn field_order(labels: &[Rc<str>], structs: &[StructInfo]) -> Option<Vec<usi
     if let [only] = structs
         && only.entries.len() == labels.len()
         && only.entries.iter().zip(labels).all(|(e, l)| e.label == *l)
+        && only.entries.windows(2).all(|w| w[0].decl < w[1].decl)
     {
         return None;
     }
