@@ -111,6 +111,8 @@ pub struct Evaluator<'a> {
     pub(crate) packages: Vec<Package>,
     /// Per file: import names and what they refer to.
     pub(crate) imports: Vec<HashMap<Rc<str>, ImportTarget>>,
+    /// Per file: the name each import declaration binds, in declaration order.
+    import_names: Vec<Vec<Rc<str>>>,
     pub(crate) std_roots: HashMap<&'static str, VId>,
     /// The validators being applied (a validator met again inside its own check is taken as satisfied).
     pub(crate) validating: Vec<String>,
@@ -132,12 +134,13 @@ impl<'a> Evaluator<'a> {
     /// Creates an evaluator over a program: `files` holds the files of every package, and `packages`
     /// lists each package's import path and file indexes; the first is the main package.
     pub fn with_packages(files: &'a [ast::File], packages: Vec<(String, Vec<u32>)>) -> Evaluator<'a> {
-        let imports = crate::stdlib::import_tables(files, &packages);
+        let (imports, import_names) = crate::stdlib::import_tables(files, &packages);
         let packages = packages.into_iter().map(|(_, files)| Package { files, root: None }).collect();
         let mut ev = Evaluator {
             files,
             packages,
             imports,
+            import_names,
             std_roots: HashMap::new(),
             validating: Vec::new(),
             vertices: Vec::new(),
@@ -216,11 +219,12 @@ impl<'a> Evaluator<'a> {
         Some(Pos { file, offset: expr.span.start })
     }
 
-    /// Returns the imports that cannot be resolved, as errors at the import declarations.
+    /// Returns the imports that cannot be resolved or that their file never uses, as errors at the import
+    /// declarations.
     pub fn import_errors(&self) -> Vec<CueError> {
         let mut errors = Vec::new();
         for (i, file) in self.files.iter().enumerate() {
-            for spec in file.imports.iter().flat_map(|d| &d.specs) {
+            for (n, spec) in file.imports.iter().flat_map(|d| &d.specs).enumerate() {
                 let found = self.imports[i].values().find_map(|t| match t {
                     ImportTarget::Missing(m) if m.contains(&*spec.path.as_str()) => Some(m.clone()),
                     _ => None,
@@ -228,6 +232,16 @@ impl<'a> Evaluator<'a> {
                 if let Some(message) = found {
                     let pos = Pos { file: i as u32, offset: spec.path.span.start };
                     errors.push(CueError::new(ErrorKind::NotFound, message.to_string()).at(Some(pos)));
+                } else if let Some(name) = self.import_names[i].get(n)
+                    && !crate::unused::uses_name(&file.decls, name)
+                {
+                    let path = spec.path.as_str();
+                    let message = match &spec.name {
+                        Some(alias) => format!("imported and not used: \"{path}\" as {}", alias.name),
+                        None => format!("imported and not used: \"{path}\""),
+                    };
+                    let pos = Pos { file: i as u32, offset: spec.span.start };
+                    errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
                 }
             }
         }

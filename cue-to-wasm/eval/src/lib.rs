@@ -17,6 +17,7 @@ mod ops;
 pub mod order;
 pub mod package;
 mod stdlib;
+mod unused;
 pub mod value;
 pub mod vertex;
 

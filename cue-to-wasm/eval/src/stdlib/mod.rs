@@ -88,14 +88,20 @@ fn prelude(path: &str) -> Option<&'static ast::File> {
 /// The file index used for prelude sources (no error positions point into them).
 const PRELUDE_FILE: u32 = u32::MAX;
 
-/// Builds, per file, the table of import names: standard library packages and packages of the program.
+/// What the import names of one file refer to.
+pub(crate) type ImportTable = HashMap<Rc<str>, ImportTarget>;
+
+/// Builds, per file, the table of import names (standard library packages and packages of the program) and
+/// the name each import declaration binds, in declaration order.
 pub(crate) fn import_tables(
     files: &[ast::File],
     packages: &[(String, Vec<u32>)],
-) -> Vec<HashMap<Rc<str>, ImportTarget>> {
+) -> (Vec<ImportTable>, Vec<Vec<Rc<str>>>) {
     let mut tables = Vec::new();
+    let mut all_names = Vec::new();
     for file in files {
         let mut table = HashMap::new();
+        let mut names = Vec::new();
         for spec in file.imports.iter().flat_map(|i| &i.specs) {
             let full = spec.path.as_str().to_string();
             let (path, qualifier) = match full.split_once(':') {
@@ -125,12 +131,14 @@ pub(crate) fn import_tables(
                     }
                 }
             };
-            let name = spec.name.as_ref().map_or(name, |n| n.name.to_string());
-            table.insert(Rc::from(name), target);
+            let name: Rc<str> = Rc::from(spec.name.as_ref().map_or(name, |n| n.name.to_string()));
+            names.push(name.clone());
+            table.insert(name, target);
         }
         tables.push(table);
+        all_names.push(names);
     }
-    tables
+    (tables, all_names)
 }
 
 impl<'a> Evaluator<'a> {
