@@ -22,7 +22,7 @@ mod classes;
 /// The pass count may not fall below this. It sits a little under the 3,410 reached on an idle machine,
 /// because a few slow cases can hit [`CASE_TIMEOUT`] when CI runs other work beside this test; raise it as
 /// the evaluator improves.
-const FLOOR: usize = 3478;
+const FLOOR: usize = 3494;
 /// Parallel workers (the machine has two cores).
 const WORKERS: usize = 2;
 /// The time one case may take.

@@ -219,8 +219,8 @@ impl<'a> Evaluator<'a> {
         Some(Pos { file, offset: expr.span.start })
     }
 
-    /// Returns the imports that cannot be resolved or that their file never uses, as errors at the import
-    /// declarations.
+    /// Returns the errors found before evaluation, as the official compiler reports them: imports that cannot
+    /// be resolved or that their file never uses (at the import declarations), comprehensions used as labels.
     pub fn import_errors(&self) -> Vec<CueError> {
         let mut errors = Vec::new();
         for (i, file) in self.files.iter().enumerate() {
@@ -243,6 +243,11 @@ impl<'a> Evaluator<'a> {
                     let pos = Pos { file: i as u32, offset: spec.span.start };
                     errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
                 }
+            }
+            for span in crate::unused::comprehension_labels(&file.decls) {
+                let pos = Pos { file: i as u32, offset: span.start };
+                let message = "comprehension values not allowed in this position";
+                errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
             }
         }
         errors

@@ -1,11 +1,58 @@
-//! Imports a file never uses: the official tool rejects them (`imported and not used: "list"`), which catches
-//! typos and leftovers before anything is evaluated.
+//! Checks of a whole file before evaluation, as the official tool's compiler makes them: imports the file never
+//! uses (`imported and not used: "list"`, which catches typos and leftovers) and comprehensions used as a
+//! field's label (`[for x in l {x}]: T`).
 
+use cue_syntax::Span;
 use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, InterpPart, Interpolation, LabelKind, ListElem};
 
 /// Returns true when `name` appears as an identifier anywhere in the declarations (outside imports).
 pub(crate) fn uses_name(decls: &[Decl], name: &str) -> bool {
     decls.iter().any(|d| decl_uses(d, name))
+}
+
+/// The spans of comprehensions used as labels (`[for x in l {x}]: T`), which no evaluation allows.
+pub(crate) fn comprehension_labels(decls: &[Decl]) -> Vec<Span> {
+    let mut found = Vec::new();
+    for decl in decls {
+        collect_labels(decl, &mut found);
+    }
+    found
+}
+
+fn collect_labels(decl: &Decl, found: &mut Vec<Span>) {
+    match decl {
+        Decl::Field(f) => {
+            if let LabelKind::Comprehension(c) = &f.label.kind {
+                found.push(c.span);
+            }
+            collect_in_expr(&f.value, found);
+        }
+        Decl::Embed(e) => collect_in_expr(e, found),
+        Decl::Comprehension(c) => collect_in_expr(&c.body, found),
+        Decl::Let(l) => collect_in_expr(&l.value, found),
+        _ => {}
+    }
+}
+
+fn collect_in_expr(e: &Expr, found: &mut Vec<Span>) {
+    match &e.kind {
+        ExprKind::Struct(lit) => lit.decls.iter().for_each(|d| collect_labels(d, found)),
+        ExprKind::Paren(inner) | ExprKind::Alias { expr: inner, .. } => collect_in_expr(inner, found),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            collect_in_expr(lhs, found);
+            collect_in_expr(rhs, found);
+        }
+        ExprKind::List(elems) => {
+            for el in elems {
+                match el {
+                    ListElem::Expr(e) => collect_in_expr(e, found),
+                    ListElem::Comprehension(c) => collect_in_expr(&c.body, found),
+                    ListElem::Ellipsis(_) => {}
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn decl_uses(decl: &Decl, name: &str) -> bool {
@@ -102,6 +149,12 @@ mod tests {
         ] {
             assert!(uses(source, "strings"), "{source}");
         }
+    }
+
+    #[test]
+    fn finds_comprehension_labels() {
+        let (file, _) = cue_syntax::parse("a: {b: [for x in [1] {x}]: string}\nc: [string]: int");
+        assert_eq!(comprehension_labels(&file.decls).len(), 1);
     }
 
     #[test]
