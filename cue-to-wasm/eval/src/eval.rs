@@ -809,7 +809,8 @@ impl<'a> Evaluator<'a> {
             return;
         }
         self.vertices[v].refs.push((key, t));
-        let groups = if self.is_closing(t) {
+        let closing_target = self.is_closing(t);
+        let groups = if closing_target {
             match c.embed {
                 Some(g) => {
                     self.active_groups[g as usize] = true;
@@ -828,8 +829,17 @@ impl<'a> Evaluator<'a> {
         if self.vertices[t].is_branch || made {
             return self.expand_branch(v, t, &groups, via, c.explicit, b);
         }
+        // Closedness travels with a reference only from the definitions on its own path: `x.b` with `x: #A`
+        // reaches `#A`'s `b` open (as in the official evaluator), `#A.b` reaches it closed. Embedded, the value
+        // closes the embedding literal instead (its own fields stay allowed).
+        let inherited_closedness = closing_target && c.embed.is_none();
         for tc in self.vertices[t].conjs.clone().into_iter().rev() {
-            let merged: Rc<[u32]> = Rc::from([&tc.groups[..], &groups[..]].concat());
+            let kept: Vec<u32> = if inherited_closedness {
+                tc.groups.to_vec()
+            } else {
+                tc.groups.iter().copied().filter(|g| !self.active_groups[*g as usize]).collect()
+            };
+            let merged: Rc<[u32]> = Rc::from([&kept[..], &groups[..]].concat());
             queue.push_front(Conj { groups: merged, embed: c.embed.or(tc.embed), via, explicit: c.explicit, ..tc });
         }
     }

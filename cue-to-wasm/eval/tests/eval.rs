@@ -254,3 +254,18 @@ fn comparison_with_bottom_sees_errors_inside_structs() {
         r#"{"f":true,"h":true,"g":false}"#,
     );
 }
+
+#[test]
+fn closedness_travels_only_with_definitions_on_the_reference_path() {
+    let defs = "#A: {b: {x: 1}}\n#K: {k: #A}\na: #A\nc: {d: #A}\n";
+    // A field reached through a regular field holding a definition is open.
+    check(&format!("{defs}y: a.b & {{z: 1}}"), r#"{"a":{"b":{"x":1}},"c":{"d":{"b":{"x":1}}},"y":{"x":1,"z":1}}"#);
+    check(&format!("{defs}y: c.d.b & {{z: 1}}"), r#"{"a":{"b":{"x":1}},"c":{"d":{"b":{"x":1}}},"y":{"x":1,"z":1}}"#);
+    // A path through a definition, or the field holding the definition itself, is closed.
+    check_error(&format!("{defs}y: #A.b & {{z: 1}}"), "y.z: field not allowed");
+    check_error(&format!("{defs}y: #K.k.b & {{z: 1}}"), "y.z: field not allowed");
+    check_error(&format!("{defs}y: a & {{z: 1}}"), "y.z: field not allowed");
+    // Embedded, a closed value closes the embedding literal, whose own fields stay allowed.
+    check(&format!("{defs}y: {{#K.k.b, z: 1}}"), r#"{"a":{"b":{"x":1}},"c":{"d":{"b":{"x":1}}},"y":{"x":1,"z":1}}"#);
+    check_error(&format!("{defs}#J: {{x: int, v: 2}}\ny: #J & {{#A.b}}"), "y.v: field not allowed");
+}
