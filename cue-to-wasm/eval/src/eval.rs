@@ -220,7 +220,8 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Returns the errors found before evaluation, as the official compiler reports them: imports that cannot
-    /// be resolved or that their file never uses (at the import declarations), comprehensions used as labels.
+    /// be resolved or that their file never uses (at the import declarations), comprehensions used as labels,
+    /// misplaced `try` clauses and `?` markers.
     pub fn import_errors(&self) -> Vec<CueError> {
         let mut errors = Vec::new();
         for (i, file) in self.files.iter().enumerate() {
@@ -233,7 +234,7 @@ impl<'a> Evaluator<'a> {
                     let pos = Pos { file: i as u32, offset: spec.path.span.start };
                     errors.push(CueError::new(ErrorKind::NotFound, message.to_string()).at(Some(pos)));
                 } else if let Some(name) = self.import_names[i].get(n)
-                    && !crate::unused::uses_name(&file.decls, name)
+                    && !crate::walk::uses_name(&file.decls, name)
                 {
                     let path = spec.path.as_str();
                     let message = match &spec.name {
@@ -244,9 +245,8 @@ impl<'a> Evaluator<'a> {
                     errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
                 }
             }
-            for span in crate::unused::comprehension_labels(&file.decls) {
+            for (span, message) in crate::walk::compile_errors(&file.decls) {
                 let pos = Pos { file: i as u32, offset: span.start };
-                let message = "comprehension values not allowed in this position";
                 errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
             }
         }
@@ -666,8 +666,8 @@ impl<'a> Evaluator<'a> {
                     len += 1;
                 }
                 ListElem::Comprehension(comp) => {
-                    for env in self.comprehension_envs(comp, &c.env, v, b) {
-                        let src = Src::Expr(&comp.body);
+                    for (env, body) in self.comprehension_envs(comp, &c.env, v, b) {
+                        let src = Src::Expr(body);
                         let conj =
                             Conj { src, env, groups: c.groups.clone(), embed: None, via: c.via, explicit: false };
                         self.add_arc(v, Label::Index(len), ArcKind::Regular, conj, b);
@@ -939,8 +939,8 @@ impl<'a> Evaluator<'a> {
     fn run_pending(&mut self, v: VId, p: Pending<'a>, b: &mut Build<'a>, queue: &mut VecDeque<Conj<'a>>) {
         match p {
             Pending::Comprehension(comp, env, groups, lit_group, via) => {
-                for env in self.comprehension_envs(comp, &env, v, b) {
-                    let src = Src::Expr(&comp.body);
+                for (env, body) in self.comprehension_envs(comp, &env, v, b) {
+                    let src = Src::Expr(body);
                     let embed = Some(lit_group);
                     queue.push_back(Conj { src, env, groups: groups.clone(), embed, via, explicit: false });
                 }
@@ -985,22 +985,31 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Evaluates a comprehension's clauses and returns one environment per yield.
+    /// Evaluates a comprehension's clauses and returns one environment per yield, with the expression to
+    /// yield there: the body, or the `else` body when the clauses yield nothing.
     fn comprehension_envs(
         &mut self,
         comp: &'a Comprehension,
         env: &Env<'a>,
         v: VId,
         b: &mut Build<'a>,
-    ) -> Vec<Env<'a>> {
-        if comp.fallback.is_some() {
-            b.error.get_or_insert(unsupported("comprehension else/fallback (experiment)"));
-            return Vec::new();
-        }
+    ) -> Vec<(Env<'a>, &'a Expr)> {
         let mut envs = vec![env.clone()];
         for clause in &comp.clauses {
             let mut next = Vec::new();
             for env in envs {
+                if let ast::Clause::Try { binding: None, .. } = clause {
+                    // The struct form: the body yields only when every `?` it marks exists.
+                    let markers = crate::walk::optional_markers(&comp.body);
+                    let exists = markers.into_iter().all(|m| match &m.kind {
+                        ExprKind::Optional(inner) => self.optional_exists(inner, &env, v),
+                        _ => true,
+                    });
+                    if exists {
+                        next.push(env);
+                    }
+                    continue;
+                }
                 match self.clause(clause, &env, v) {
                     Ok(more) => next.extend(more),
                     Err(e) => {
@@ -1011,7 +1020,12 @@ impl<'a> Evaluator<'a> {
             }
             envs = next;
         }
-        envs
+        if envs.is_empty()
+            && let Some(fallback) = &comp.fallback
+        {
+            return vec![(env.clone(), &**fallback)];
+        }
+        envs.into_iter().map(|e| (e, &*comp.body)).collect()
     }
 
     fn clause(&mut self, clause: &'a ast::Clause, env: &Env<'a>, v: VId) -> Result<Vec<Env<'a>>, Value> {
@@ -1041,7 +1055,17 @@ impl<'a> Evaluator<'a> {
                 });
                 Ok(envs.collect())
             }
-            ast::Clause::Try { .. } => Err(unsupported("try clause (experiment)")),
+            ast::Clause::Try { binding: Some((name, expr)), .. } => {
+                if let ExprKind::Optional(inner) = &expr.kind
+                    && !self.optional_exists(inner, env, v)
+                {
+                    return Ok(Vec::new());
+                }
+                let value = self.eval_expr(expr, env, v);
+                Ok(vec![bind(env, &name.name, value)])
+            }
+            // The struct form is decided by `comprehension_envs`, which sees the body.
+            ast::Clause::Try { binding: None, .. } => Ok(vec![env.clone()]),
         }
     }
 

@@ -72,7 +72,8 @@ impl<'a> Evaluator<'a> {
             ExprKind::Slice { base, low, high } => self.eval_slice(base, low.as_deref(), high.as_deref(), env, ctx),
             ExprKind::Call { func, args } => self.eval_call(func, args, env, ctx),
             ExprKind::Alias { expr, .. } => self.eval_expr(expr, env, ctx),
-            ExprKind::Optional(_) => unsupported("optional reference `x?` (try experiment)"),
+            // Inside a `try`, whose clause checked that the value exists (see `optional_exists`).
+            ExprKind::Optional(inner) => self.eval_expr(inner, env, ctx),
             ExprKind::Spread(_) => unsupported("postfix spread `x...` (explicitopen experiment)"),
             ExprKind::Error => Value::error(ErrorKind::Eval, "invalid expression"),
         }
@@ -118,6 +119,68 @@ impl<'a> Evaluator<'a> {
             // The official test suite's `__no_sharing` only switches off structure sharing: as a value it is `_`.
             None if name == "__no_sharing" => Value::Top,
             None => self.predeclared(name),
+        }
+    }
+
+    /// For the `try` experiment: whether the value `x?` marks exists. A field that is absent, or only
+    /// optional, or an index past the end of an open list does not; anything else does, including errors
+    /// (a missing field of a closed struct, an index past a closed list), which evaluation then reports.
+    pub(crate) fn optional_exists(&mut self, inner: &'a Expr, env: &Env<'a>, ctx: VId) -> bool {
+        let base_exists = |ev: &mut Self, base: &'a Expr| match &base.kind {
+            ExprKind::Optional(b) => ev.optional_exists(b, env, ctx),
+            _ => true,
+        };
+        let (t, label) = match &inner.kind {
+            ExprKind::Ident(id) => match self.lookup(&id.name, env) {
+                Some(Found::Field(vid, label)) => {
+                    if self.vertices[vid].state == crate::vertex::State::Fresh {
+                        self.eval_vertex(vid);
+                    }
+                    return self.vertices[vid]
+                        .arcs
+                        .get(&Label::Field(label))
+                        .is_some_and(|a| a.kind != ArcKind::Optional);
+                }
+                _ => return true,
+            },
+            ExprKind::Selector { base, selector } => {
+                if !base_exists(self, base) {
+                    return false;
+                }
+                let name: Rc<str> = match selector {
+                    ast::Selector::Ident(i) => Rc::from(&*i.name),
+                    ast::Selector::String(s) => Rc::from(&*s.as_str()),
+                };
+                match ops::default_of(&self.eval_expr(base, env, ctx)) {
+                    Value::Struct(t) => (t, Label::Field(name)),
+                    _ => return true,
+                }
+            }
+            ExprKind::Index { base, index } => {
+                if !base_exists(self, base) {
+                    return false;
+                }
+                let b = ops::default_of(&self.eval_expr(base, env, ctx));
+                match (b, ops::default_of(&self.eval_expr(index, env, ctx))) {
+                    (Value::List(t), Value::Num(n)) => match n.to_i64() {
+                        Some(i) if i >= 0 => (t, Label::Index(i as usize)),
+                        _ => return true,
+                    },
+                    (Value::Struct(t), Value::Str(s)) => (t, Label::Field(s)),
+                    _ => return true,
+                }
+            }
+            _ => return true,
+        };
+        self.vertex_value(t);
+        let vt = &self.vertices[t];
+        match vt.arcs.get(&label) {
+            Some(arc) => arc.kind != ArcKind::Optional,
+            // Absent: an open list or an open struct may still get it; a closed one reports the error.
+            None => match label {
+                Label::Index(_) => !vt.open_list,
+                Label::Field(_) => self.is_closing(t),
+            },
         }
     }
 

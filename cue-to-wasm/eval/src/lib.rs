@@ -17,9 +17,9 @@ mod ops;
 pub mod order;
 pub mod package;
 mod stdlib;
-mod unused;
 pub mod value;
 pub mod vertex;
+mod walk;
 
 use cue_syntax::LineIndex;
 use cue_syntax::ast::{Decl, File};

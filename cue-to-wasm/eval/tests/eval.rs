@@ -269,3 +269,23 @@ fn closedness_travels_only_with_definitions_on_the_reference_path() {
     check(&format!("{defs}y: {{#K.k.b, z: 1}}"), r#"{"a":{"b":{"x":1}},"c":{"d":{"b":{"x":1}}},"y":{"x":1,"z":1}}"#);
     check_error(&format!("{defs}#J: {{x: int, v: 2}}\ny: #J & {{#A.b}}"), "y.v: field not allowed");
 }
+
+#[test]
+fn try_yields_only_when_every_marked_value_exists() {
+    let base = "@experiment(try)\na: 1\nc?: int\nl: [10, 20, ...]\nk: [10]\n";
+    let run_field = |field: &str| run(&format!("{base}{field}"));
+    // Struct form: all markers exist → yields; one missing → nothing, or the else body.
+    let out = run_field("x: {try { s: a? + 1 }}").expect("exports");
+    assert_eq!(value(&out)["x"], value(r#"{"s":2}"#));
+    let out = run_field("x: {try { s: c? } else { fallback: true }}").expect("exports");
+    assert_eq!(value(&out)["x"], value(r#"{"fallback":true}"#));
+    let out = run_field("x: {try { s: l[5]? }}").expect("exports");
+    assert_eq!(value(&out)["x"], value("{}"));
+    // Assignment form.
+    let out = run_field("x: {try y = a? { s: y }}").expect("exports");
+    assert_eq!(value(&out)["x"], value(r#"{"s":1}"#));
+    // Past the end of a closed list is an error, not a miss.
+    assert!(run_field("x: {try { s: k[3]? } else { f: 1 }}").unwrap_err().contains("index out of range"));
+    // The marker outside a try is a compile error for the whole file.
+    assert!(run_field("x: a?").unwrap_err().contains("optional marker (?) is only valid within a try clause"));
+}

@@ -1,0 +1,288 @@
+//! A walk over the syntax tree, and the checks the official tool's compiler makes on a whole file before
+//! evaluation: imports the file never uses (`imported and not used: "list"`), comprehensions used as a
+//! field's label (`[for x in l {x}]: T`), and the `try` experiment's rules (the `?` marker only inside a try
+//! clause; the struct form of `try` last). It also finds the `?` markers a `try` clause must probe.
+
+use cue_syntax::Span;
+use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, InterpPart, LabelKind, ListElem};
+
+/// What a walk is told about; each method returns whether to walk inside.
+pub(crate) trait Visitor<'a> {
+    /// An expression (before its parts).
+    fn expr(&mut self, _e: &'a Expr) -> bool {
+        true
+    }
+    /// A comprehension; `as_label` when it stands where a field's label belongs.
+    fn comprehension(&mut self, _c: &'a Comprehension, _as_label: bool) -> bool {
+        true
+    }
+}
+
+/// Walks declarations (import declarations are not walked).
+pub(crate) fn walk_decls<'a>(decls: &'a [Decl], v: &mut dyn Visitor<'a>) {
+    for decl in decls {
+        match decl {
+            Decl::Field(f) => {
+                match &f.label.kind {
+                    LabelKind::Ident(_) | LabelKind::String(_) | LabelKind::Error(_) => {}
+                    LabelKind::Interpolation(i) => walk_parts(&i.parts, v),
+                    LabelKind::Dynamic(e) | LabelKind::Pattern(e) => walk_expr(e, v),
+                    LabelKind::Comprehension(c) => walk_comprehension(c, true, v),
+                }
+                walk_expr(&f.value, v);
+            }
+            Decl::Embed(e) => walk_expr(e, v),
+            Decl::Comprehension(c) => walk_comprehension(c, false, v),
+            Decl::Let(l) => walk_expr(&l.value, v),
+            Decl::Ellipsis(e) => {
+                if let Some(t) = &e.ty {
+                    walk_expr(t, v);
+                }
+            }
+            Decl::Attribute(_) | Decl::Import(_) | Decl::Error(_) => {}
+        }
+    }
+}
+
+fn walk_parts<'a>(parts: &'a [InterpPart], v: &mut dyn Visitor<'a>) {
+    for p in parts {
+        if let InterpPart::Expr(e) = p {
+            walk_expr(e, v);
+        }
+    }
+}
+
+/// Walks a comprehension: its clauses, body and fallback.
+pub(crate) fn walk_comprehension<'a>(c: &'a Comprehension, as_label: bool, v: &mut dyn Visitor<'a>) {
+    if !v.comprehension(c, as_label) {
+        return;
+    }
+    for clause in &c.clauses {
+        match clause {
+            Clause::For { source, .. } => walk_expr(source, v),
+            Clause::If { condition, .. } => walk_expr(condition, v),
+            Clause::Let(l) => walk_expr(&l.value, v),
+            Clause::Try { binding, .. } => {
+                if let Some((_, e)) = binding {
+                    walk_expr(e, v);
+                }
+            }
+        }
+    }
+    walk_expr(&c.body, v);
+    if let Some(f) = &c.fallback {
+        walk_expr(f, v);
+    }
+}
+
+/// Walks an expression and everything inside it.
+pub(crate) fn walk_expr<'a>(e: &'a Expr, v: &mut dyn Visitor<'a>) {
+    if !v.expr(e) {
+        return;
+    }
+    match &e.kind {
+        ExprKind::Ident(_)
+        | ExprKind::Bottom
+        | ExprKind::Null
+        | ExprKind::Bool(_)
+        | ExprKind::Number(_)
+        | ExprKind::String(_)
+        | ExprKind::Error => {}
+        ExprKind::Interpolation(i) => walk_parts(&i.parts, v),
+        ExprKind::List(elems) => {
+            for el in elems {
+                match el {
+                    ListElem::Expr(e) => walk_expr(e, v),
+                    ListElem::Comprehension(c) => walk_comprehension(c, false, v),
+                    ListElem::Ellipsis(ell) => {
+                        if let Some(t) = &ell.ty {
+                            walk_expr(t, v);
+                        }
+                    }
+                }
+            }
+        }
+        ExprKind::Struct(lit) => walk_decls(&lit.decls, v),
+        ExprKind::Paren(inner)
+        | ExprKind::Optional(inner)
+        | ExprKind::Spread(inner)
+        | ExprKind::Alias { expr: inner, .. }
+        | ExprKind::Unary { operand: inner, .. }
+        | ExprKind::Selector { base: inner, .. } => walk_expr(inner, v),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            walk_expr(lhs, v);
+            walk_expr(rhs, v);
+        }
+        ExprKind::Index { base, index } => {
+            walk_expr(base, v);
+            walk_expr(index, v);
+        }
+        ExprKind::Slice { base, low, high } => {
+            walk_expr(base, v);
+            for e in [low, high].into_iter().flatten() {
+                walk_expr(e, v);
+            }
+        }
+        ExprKind::Call { func, args } => {
+            walk_expr(func, v);
+            for a in args {
+                walk_expr(a, v);
+            }
+        }
+    }
+}
+
+/// Returns true when `name` appears as an identifier anywhere in the declarations (outside imports).
+pub(crate) fn uses_name(decls: &[Decl], name: &str) -> bool {
+    struct Uses<'n> {
+        name: &'n str,
+        found: bool,
+    }
+    impl<'a> Visitor<'a> for Uses<'_> {
+        fn expr(&mut self, e: &'a Expr) -> bool {
+            if let ExprKind::Ident(id) = &e.kind {
+                self.found |= &*id.name == self.name;
+            }
+            !self.found
+        }
+    }
+    let mut uses = Uses { name, found: false };
+    walk_decls(decls, &mut uses);
+    uses.found
+}
+
+/// The struct form of `try` (`try { … }`): the comprehension's last clause is a `try` without a binding.
+pub(crate) fn is_struct_form_try(c: &Comprehension) -> bool {
+    matches!(c.clauses.last(), Some(Clause::Try { binding: None, .. }))
+}
+
+/// The errors of the compiler's checks, as (position, message).
+pub(crate) fn compile_errors(decls: &[Decl]) -> Vec<(Span, &'static str)> {
+    /// Tracks whether the walk is inside a place where the `?` marker is allowed.
+    struct Checks {
+        errors: Vec<(Span, &'static str)>,
+        allowed: usize,
+    }
+    impl<'a> Visitor<'a> for Checks {
+        fn expr(&mut self, e: &'a Expr) -> bool {
+            if matches!(e.kind, ExprKind::Optional(_)) && self.allowed == 0 {
+                self.errors.push((e.span, "optional marker (?) is only valid within a try clause"));
+            }
+            true
+        }
+        fn comprehension(&mut self, c: &'a Comprehension, as_label: bool) -> bool {
+            if as_label {
+                self.errors.push((c.span, "comprehension values not allowed in this position"));
+                return false;
+            }
+            for (i, clause) in c.clauses.iter().enumerate() {
+                if let Clause::Try { span, binding: None } = clause
+                    && i + 1 != c.clauses.len()
+                {
+                    self.errors.push((*span, "struct-form try clause must be the last clause in a comprehension"));
+                }
+            }
+            // Walk it here, with the marker allowed in a try binding and in the body of the struct form.
+            for clause in &c.clauses {
+                match clause {
+                    Clause::For { source, .. } => walk_expr(source, self),
+                    Clause::If { condition, .. } => walk_expr(condition, self),
+                    Clause::Let(l) => walk_expr(&l.value, self),
+                    Clause::Try { binding: Some((_, e)), .. } => {
+                        self.allowed += 1;
+                        walk_expr(e, self);
+                        self.allowed -= 1;
+                    }
+                    Clause::Try { binding: None, .. } => {}
+                }
+            }
+            let body_allows = is_struct_form_try(c);
+            self.allowed += usize::from(body_allows);
+            walk_expr(&c.body, self);
+            self.allowed -= usize::from(body_allows);
+            if let Some(f) = &c.fallback {
+                walk_expr(f, self);
+            }
+            false
+        }
+    }
+    let mut checks = Checks { errors: Vec::new(), allowed: 0 };
+    walk_decls(decls, &mut checks);
+    checks.errors
+}
+
+/// The `?`-marked expressions of a struct-form `try` body that the clause must probe (not those of nested
+/// comprehensions, which probe their own).
+pub(crate) fn optional_markers(body: &Expr) -> Vec<&Expr> {
+    struct Markers<'e> {
+        found: Vec<&'e Expr>,
+    }
+    impl<'e> Visitor<'e> for Markers<'e> {
+        fn expr(&mut self, e: &'e Expr) -> bool {
+            if matches!(e.kind, ExprKind::Optional(_)) {
+                self.found.push(e);
+            }
+            true
+        }
+        fn comprehension(&mut self, _c: &'e Comprehension, _as_label: bool) -> bool {
+            false
+        }
+    }
+    let mut markers = Markers { found: Vec::new() };
+    walk_expr(body, &mut markers);
+    markers.found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uses(source: &str, name: &str) -> bool {
+        let (file, errors) = cue_syntax::parse(source);
+        assert!(errors.is_empty(), "{errors:?}");
+        uses_name(&file.decls, name)
+    }
+
+    #[test]
+    fn finds_uses_in_every_position() {
+        for source in [
+            "a: strings.ToUpper(\"x\")",
+            "a: \"\\(strings.x)\"",
+            "(strings.x): 1",
+            "[strings.x]: int",
+            "a: [for x in strings.l {x}]",
+            "if strings.ok {a: 1}",
+            "let x = strings.y\na: x",
+            "a: [...strings.T]",
+            "a: {b: c: [1, strings.x][0]}",
+            "a: -strings.x",
+            "a: x[strings.i:]",
+        ] {
+            assert!(uses(source, "strings"), "{source}");
+        }
+    }
+
+    #[test]
+    fn labels_and_strings_are_not_uses() {
+        assert!(!uses("strings: 1\na: \"strings\"\nb: x.strings", "strings"));
+    }
+
+    #[test]
+    fn compile_checks() {
+        let (file, _) = cue_syntax::parse("a: {b: [for x in [1] {x}]: string}\nc: [string]: int");
+        assert_eq!(compile_errors(&file.decls).len(), 1);
+        let (file, _) = cue_syntax::parse("a: 1\nb: a?\nc: {try { d: a? }}\ne: {try x = a? { f: x }}");
+        let errors = compile_errors(&file.decls);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].1.contains("optional marker"));
+        let (file, _) = cue_syntax::parse("a: {try if true { x: 1 }}");
+        assert!(compile_errors(&file.decls)[0].1.contains("must be the last clause"));
+    }
+
+    #[test]
+    fn finds_the_markers_a_try_probes() {
+        let (file, _) = cue_syntax::parse("x: {y: a? + b.c?, z: [d?], w: {try { q: e? }}}");
+        let Decl::Field(f) = &file.decls[0] else { panic!() };
+        assert_eq!(optional_markers(&f.value).len(), 3, "the nested try probes its own");
+    }
+}
