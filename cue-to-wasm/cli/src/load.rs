@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use cue_eval::{PackageSource, SourceFile};
 
 /// Loads the inputs (files or directories; none means the current directory). A directory may name
-/// its package (`.:name`, `:name`); `json:`, `yaml:`, `jsonl:` and `cue:` set the format of the files
-/// that follow; `.yaml`/`.yml`, `.jsonl`/`.ldjson`/`.ndjson` and `.json` files are data.
+/// its package (`.:name`, `:name`); `json:`, `yaml:`, `jsonl:`, `text:` and `cue:` set the format of the files
+/// that follow; `.yaml`/`.yml`, `.jsonl`/`.ldjson`/`.ndjson` and `.json` files are data, a `.txt` file is a string.
 pub fn load(inputs: &[String]) -> Result<Vec<SourceFile>, String> {
     if inputs.is_empty() {
         return load_dir(".", None);
@@ -76,6 +76,7 @@ fn load_file(path: &str, format: Option<&str>) -> Result<SourceFile, String> {
             "json" => "json",
             "yaml" | "yml" => "yaml",
             "jsonl" | "ldjson" | "ndjson" => "jsonl",
+            "txt" => "text",
             _ => "",
         },
     };
@@ -96,13 +97,33 @@ fn load_file(path: &str, format: Option<&str>) -> Result<SourceFile, String> {
             text
         }
         "yaml" => cue_eval::yaml_to_cue(&text).map_err(|e| format!("{name}: {e}\n"))?,
+        "text" => cue_string(&text),
         _ => {
             return Err(format!(
-                "unsupported feature: input file {path} (only CUE, JSON, JSON Lines and YAML files are supported)\n"
+                "unsupported feature: input file {path} (only CUE, JSON, JSON Lines, YAML and text files are supported)\n"
             ));
         }
     };
     Ok(SourceFile::new(name, text))
+}
+
+/// A text file's content as one CUE string literal.
+fn cue_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn load_dir(dir: &str, package: Option<&str>) -> Result<Vec<SourceFile>, String> {
