@@ -3,14 +3,14 @@
 use cue_eval::{Format, Options};
 
 /// The usage text.
-pub const USAGE: &str = "usage: cue-to-wasm export [--out json|yaml] [-e expr] [files… | dir | .]\n       cue-to-wasm vet [files… | dir | .]\n       cue-to-wasm build <module-dir> [-o file.wasm]\n";
+pub const USAGE: &str = "usage: cue-to-wasm export [--out json|yaml] [-e expr] [-l path]… [files… | dir | .]\n       cue-to-wasm vet [-l path]… [files… | dir | .]\n       cue-to-wasm build <module-dir> [-o file.wasm]\n";
 
 /// A parsed command line.
 pub enum Command {
     /// `export`.
     Export(Export),
-    /// `vet`: evaluate and report errors only.
-    Vet(Vec<String>),
+    /// `vet`: evaluate and report errors only (inputs, `-l` paths).
+    Vet(Vec<String>, Vec<String>),
     /// `build`: compile a module into a renderer component.
     Build(crate::build::BuildArgs),
     /// `help` or no arguments.
@@ -23,6 +23,8 @@ pub struct Export {
     pub inputs: Vec<String>,
     /// The evaluation options.
     pub options: Options,
+    /// `-l`/`--path`: where data files are placed (`name:` a label, otherwise an expression over the data).
+    pub paths: Vec<String>,
 }
 
 /// Parses the arguments after the program name.
@@ -30,7 +32,7 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
     let Some((command, rest)) = argv.split_first() else { return Ok(Command::Help) };
     match command.as_str() {
         "export" => parse_export(rest).map(Command::Export),
-        "vet" => parse_export(rest).map(|e| Command::Vet(e.inputs)),
+        "vet" => parse_export(rest).map(|e| Command::Vet(e.inputs, e.paths)),
         "build" => parse_build(rest).map(Command::Build),
         "help" | "-h" | "--help" => Ok(Command::Help),
         other => Err(format!("unsupported command {other:?}\n{USAGE}")),
@@ -40,6 +42,7 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
 fn parse_export(rest: &[String]) -> Result<Export, String> {
     let mut options = Options::default();
     let mut inputs = Vec::new();
+    let mut paths = Vec::new();
     let mut iter = rest.iter();
     while let Some(arg) = iter.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -51,12 +54,13 @@ fn parse_export(rest: &[String]) -> Result<Export, String> {
         match flag {
             "--out" => options.format = parse_format(&value()?)?,
             "-e" | "--expression" => options.expression = Some(value()?),
+            "-l" | "--path" => paths.push(value()?),
             "--strict" | "--all-errors" | "-c" | "--concrete" => {}
             f if f.starts_with('-') && f.len() > 1 => return Err(format!("unsupported flag {f}\n")),
             _ => inputs.push(arg.clone()),
         }
     }
-    Ok(Export { inputs, options })
+    Ok(Export { inputs, options, paths })
 }
 
 fn parse_format(text: &str) -> Result<Format, String> {

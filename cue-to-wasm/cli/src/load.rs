@@ -10,7 +10,9 @@ use cue_eval::{PackageSource, SourceFile};
 /// Loads the inputs (files or directories; none means the current directory). A directory may name
 /// its package (`.:name`, `:name`); `json:`, `yaml:`, `jsonl:`, `text:` and `cue:` set the format of the files
 /// that follow; `.yaml`/`.yml`, `.jsonl`/`.ldjson`/`.ndjson` and `.json` files are data, a `.txt` file is a string.
-pub fn load(inputs: &[String]) -> Result<Vec<SourceFile>, String> {
+/// `paths` (`-l`) places every data file: `name:` is a label, anything else an expression evaluated over
+/// each data document (`-l kind -l name` files Kubernetes objects by kind and name).
+pub fn load(inputs: &[String], paths: &[String]) -> Result<Vec<SourceFile>, String> {
     if inputs.is_empty() {
         return load_dir(".", None);
     }
@@ -37,10 +39,89 @@ pub fn load(inputs: &[String]) -> Result<Vec<SourceFile>, String> {
                 None => return Err(format!("cannot find package {input:?}\n")),
             }
         } else {
-            files.push(load_file(path, format)?);
+            files.push(load_file(path, format, paths)?);
         }
     }
     Ok(files)
+}
+
+/// Places each data document (one JSON value a line, or a whole JSON text) under the `-l` path.
+fn place(text: &str, format: &str, paths: &[String], name: &str) -> Result<String, String> {
+    let docs: Vec<&str> = match format {
+        "yaml" | "jsonl" => text.lines().filter(|l| !l.trim().is_empty()).collect(),
+        _ => vec![text.trim()],
+    };
+    let mut imports = std::collections::BTreeSet::new();
+    let mut out = String::new();
+    for (i, doc) in docs.iter().enumerate() {
+        if paths.iter().any(|p| !p.ends_with(':')) {
+            out.push_str(&format!("let _pequodDoc{i} = {doc}\n"));
+        }
+        let mut labels = Vec::new();
+        for (k, p) in paths.iter().enumerate() {
+            match p.strip_suffix(':') {
+                Some(statics) => {
+                    for l in statics.split(':').map(str::trim) {
+                        let quoted = l.len() > 1 && l.starts_with('"') && l.ends_with('"');
+                        if !(is_identifier(l) || quoted) {
+                            return Err(format!(
+                                "labels must be expressions (-l foo -l 'strings.ToLower(bar)') or full paths \
+                                 (-l '\"foo\": \"\\(strings.ToLower(bar))\":'): invalid label {l:?} in path {p:?}\n"
+                            ));
+                        }
+                        labels.push(l.to_string());
+                    }
+                }
+                None if p.trim_start().starts_with('(') => {
+                    return Err(format!("expression is not a valid label: {p}\n"));
+                }
+                None => {
+                    // The expression sees the document's top-level fields by name.
+                    let value: serde_json::Value =
+                        serde_json::from_str(doc).map_err(|e| format!("{name}: -l {p}: {e}\n"))?;
+                    let serde_json::Value::Object(fields) = value else {
+                        return Err(format!("{name}: -l {p}: the data is not a struct\n"));
+                    };
+                    for (short, path) in STD_FOR_PATHS {
+                        if p.contains(&format!("{short}.")) {
+                            imports.insert(*path);
+                        }
+                    }
+                    let var = format!("_pequodPath{i}_{k}");
+                    out.push_str(&format!("let {var} = {{\n"));
+                    for key in fields.keys().filter(|k| is_identifier(k)) {
+                        out.push_str(&format!("let {key} = _pequodDoc{i}.{key}\n"));
+                    }
+                    out.push_str(&format!("_pequodLabel: {p}\n}}._pequodLabel\n"));
+                    labels.push(format!("({var})"));
+                }
+            }
+        }
+        for l in &labels {
+            out.push_str(l);
+            out.push_str(": ");
+        }
+        out.push_str(doc);
+        out.push('\n');
+    }
+    let header: String = imports.iter().map(|p| format!("import \"{p}\"\n")).collect();
+    Ok(header + &out)
+}
+
+/// Standard library packages a `-l` expression may call, by the name it uses.
+const STD_FOR_PATHS: &[(&str, &str)] = &[
+    ("strings", "strings"),
+    ("path", "path"),
+    ("strconv", "strconv"),
+    ("regexp", "regexp"),
+    ("math", "math"),
+    ("list", "list"),
+];
+
+/// A plain CUE identifier (not hidden, not a definition).
+fn is_identifier(label: &str) -> bool {
+    label.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
 /// True for `example.com/pkg` or `example.com/pkg:name` (a domain-like first element).
@@ -67,7 +148,7 @@ fn display_name(path: &str) -> String {
     }
 }
 
-fn load_file(path: &str, format: Option<&str>) -> Result<SourceFile, String> {
+fn load_file(path: &str, format: Option<&str>, paths: &[String]) -> Result<SourceFile, String> {
     let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
     let format = match format {
         Some(f) => f,
@@ -104,6 +185,7 @@ fn load_file(path: &str, format: Option<&str>) -> Result<SourceFile, String> {
             ));
         }
     };
+    let text = if format != "cue" && !paths.is_empty() { place(&text, format, paths, &name)? } else { text };
     Ok(SourceFile::new(name, text))
 }
 

@@ -31,11 +31,11 @@ fn main() -> ExitCode {
 fn run(argv: &[String]) -> Result<String, String> {
     match args::parse(argv)? {
         Command::Export(export) => {
-            let files = load::load(&export.inputs)?;
+            let files = load::load(&export.inputs, &export.paths)?;
             cue_eval::export_with(&files, &load::Modules::for_inputs(&export.inputs), &export.options)
         }
-        Command::Vet(inputs) => {
-            let files = load::load(&inputs)?;
+        Command::Vet(inputs, paths) => {
+            let files = load::load(&inputs, &paths)?;
             let options = cue_eval::Options::default();
             cue_eval::export_with(&files, &load::Modules::for_inputs(&inputs), &options).map(|_| String::new())
         }
