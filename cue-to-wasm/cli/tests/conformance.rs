@@ -20,10 +20,10 @@ use serde_json::Value;
 #[path = "difftest/classes.rs"]
 mod classes;
 
-/// The pass count may not fall below this. It sits a little under the 3,546 reached on an idle machine,
+/// The pass count may not fall below this. It sits a little under the 3,556 reached on an idle machine,
 /// because a few slow cases can hit [`CASE_TIMEOUT`] when CI runs other work beside this test; raise it as
 /// the evaluator improves.
-const FLOOR: usize = 3540;
+const FLOOR: usize = 3550;
 /// Parallel workers (the machine has two cores).
 const WORKERS: usize = 2;
 /// The time one case may take.

@@ -114,6 +114,20 @@ pub fn predeclared(name: &str) -> Option<Value> {
     if name == "uint" {
         return Some(bounded(Num::Int(0.into()), None));
     }
+    // The IEEE 754 ranges, as numbers (not only floats), like the official tool's.
+    let float_max = match name {
+        "float32" => Some("3.40282346638528859811704183484516925440e+38"),
+        "float64" => Some("1.797693134862315708145274237317043567981e+308"),
+        _ => None,
+    };
+    if let Some(max) = float_max.and_then(|m| Num::parse(m, false)) {
+        let parts = vec![
+            Value::Kind(Kinds::NUMBER),
+            Value::Bound(BoundOp::Ge, Rc::new(Value::Num(max.neg()))),
+            Value::Bound(BoundOp::Le, Rc::new(Value::Num(max))),
+        ];
+        return Some(Value::Conj(Rc::from(parts)));
+    }
     let (lo, hi) = ops::int_range(name)?;
     Some(bounded(lo, Some(hi)))
 }

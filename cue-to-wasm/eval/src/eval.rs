@@ -221,10 +221,13 @@ impl<'a> Evaluator<'a> {
 
     /// Returns the errors found before evaluation, as the official compiler reports them: imports that cannot
     /// be resolved or that their file never uses (at the import declarations), comprehensions used as labels,
-    /// misplaced `try` clauses and `?` markers.
-    pub fn import_errors(&self) -> Vec<CueError> {
+    /// misplaced `try` clauses and `?` markers, and references no scope declares. A field path (possibly
+    /// empty) goes with each.
+    pub fn static_errors(&self) -> Vec<(String, CueError)> {
         let mut errors = Vec::new();
+        let predeclared = |name: &str| crate::builtins::predeclared(name).is_some();
         for (i, file) in self.files.iter().enumerate() {
+            let before = errors.len();
             for (n, spec) in file.imports.iter().flat_map(|d| &d.specs).enumerate() {
                 let found = self.imports[i].values().find_map(|t| match t {
                     ImportTarget::Missing(m) if m.contains(&*spec.path.as_str()) => Some(m.clone()),
@@ -232,7 +235,7 @@ impl<'a> Evaluator<'a> {
                 });
                 if let Some(message) = found {
                     let pos = Pos { file: i as u32, offset: spec.path.span.start };
-                    errors.push(CueError::new(ErrorKind::NotFound, message.to_string()).at(Some(pos)));
+                    errors.push((String::new(), CueError::new(ErrorKind::NotFound, message.to_string()).at(Some(pos))));
                 } else if let Some(name) = self.import_names[i].get(n)
                     && !crate::walk::uses_name(&file.decls, name)
                 {
@@ -242,15 +245,45 @@ impl<'a> Evaluator<'a> {
                         None => format!("imported and not used: \"{path}\""),
                     };
                     let pos = Pos { file: i as u32, offset: spec.span.start };
-                    errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
+                    errors.push((String::new(), CueError::new(ErrorKind::Eval, message).at(Some(pos))));
                 }
             }
+            let imports_sound = errors.len() == before;
             for (span, message) in crate::walk::compile_errors(&file.decls) {
                 let pos = Pos { file: i as u32, offset: span.start };
-                errors.push(CueError::new(ErrorKind::Eval, message).at(Some(pos)));
+                errors.push((String::new(), CueError::new(ErrorKind::Eval, message).at(Some(pos))));
+            }
+            if !imports_sound {
+                // Like the official compiler, references are checked once the file's imports are sound.
+                continue;
+            }
+            let package = &self.packages[self.package_of_file(i as u32)];
+            let names: Vec<&str> = package
+                .files
+                .iter()
+                .flat_map(|f| crate::walk::declared_names(&self.files[*f as usize].decls))
+                .collect();
+            let imports: Vec<&str> = self.import_names[i].iter().map(|n| &**n).collect();
+            for (span, message, path) in crate::walk::unresolved_references(&file.decls, &names, &imports, &predeclared)
+            {
+                let pos = Pos { file: i as u32, offset: span.start };
+                errors.push((path, CueError::new(ErrorKind::NotFound, message).at(Some(pos))));
             }
         }
         errors
+    }
+
+    /// [`Evaluator::static_errors`] without paths (the path, when there is one, starts the message).
+    pub fn import_errors(&self) -> Vec<CueError> {
+        self.static_errors()
+            .into_iter()
+            .map(|(path, mut e)| {
+                if !path.is_empty() {
+                    e.message = format!("{path}: {}", e.message);
+                }
+                e
+            })
+            .collect()
     }
 
     /// Evaluates a node (once) and returns its value.

@@ -207,11 +207,8 @@ fn export_here(
     }
     let expression = options.expression.as_deref().map(cue_syntax::parse);
     let mut ev = Evaluator::with_packages(&parsed, layout);
-    let mut errors: Vec<Diagnostic> = ev
-        .import_errors()
-        .into_iter()
-        .map(|e| Diagnostic { path: String::new(), error: std::rc::Rc::new(e) })
-        .collect();
+    let mut errors: Vec<Diagnostic> =
+        ev.static_errors().into_iter().map(|(path, e)| Diagnostic { path, error: std::rc::Rc::new(e) }).collect();
     if !errors.is_empty() {
         return Err(render_errors(&errors, files));
     }

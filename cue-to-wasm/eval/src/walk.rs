@@ -1,7 +1,8 @@
 //! A walk over the syntax tree, and the checks the official tool's compiler makes on a whole file before
-//! evaluation: imports the file never uses (`imported and not used: "list"`), comprehensions used as a
-//! field's label (`[for x in l {x}]: T`), and the `try` experiment's rules (the `?` marker only inside a try
-//! clause; the struct form of `try` last). It also finds the `?` markers a `try` clause must probe.
+//! evaluation: imports the file never uses (`imported and not used: "list"`), references no scope declares
+//! (`reference "x" not found`, even where evaluation would never go), comprehensions used as a field's label
+//! (`[for x in l {x}]: T`), and the `try` experiment's rules (the `?` marker only inside a try clause; the
+//! struct form of `try` last). It also finds the `?` markers a `try` clause must probe.
 
 use cue_syntax::Span;
 use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, InterpPart, LabelKind, ListElem};
@@ -233,6 +234,222 @@ pub(crate) fn optional_markers(body: &Expr) -> Vec<&Expr> {
     markers.found
 }
 
+/// References no scope declares, as (span, message, field path): the official compiler rejects the whole
+/// file for them (`reference "x" not found`), whether or not evaluation would reach them. `package_names` are
+/// the top-level names of every file of the package; `imports` the names this file imports.
+pub(crate) fn unresolved_references(
+    decls: &[Decl],
+    package_names: &[&str],
+    imports: &[&str],
+    predeclared: &dyn Fn(&str) -> bool,
+) -> Vec<(Span, String, String)> {
+    let mut r = Resolver { scopes: Vec::new(), path: Vec::new(), errors: Vec::new(), predeclared };
+    let mut top: Vec<&str> = package_names.to_vec();
+    top.extend_from_slice(imports);
+    top.extend(decls.iter().filter_map(|d| match d {
+        Decl::Let(l) => Some(&*l.name.name),
+        _ => None,
+    }));
+    r.scopes.push(top);
+    r.decls(decls, false);
+    r.errors
+}
+
+/// The names a struct literal's declarations bind for its fields and lets.
+pub(crate) fn declared_names(decls: &[Decl]) -> Vec<&str> {
+    let mut names = Vec::new();
+    for d in decls {
+        match d {
+            Decl::Field(f) => {
+                if let LabelKind::Ident(id) = &f.label.kind {
+                    names.push(&*id.name);
+                }
+                if let Some(a) = &f.label.alias {
+                    names.push(&*a.name);
+                }
+                if let Some(p) = &f.label.postfix_alias
+                    && !matches!(f.label.kind, LabelKind::Pattern(_))
+                {
+                    names.extend(p.label.iter().chain(p.value.iter()).map(|i| &*i.name));
+                }
+            }
+            Decl::Let(l) => names.push(&*l.name.name),
+            _ => {}
+        }
+    }
+    names
+}
+
+struct Resolver<'a, 'p> {
+    scopes: Vec<Vec<&'a str>>,
+    path: Vec<String>,
+    errors: Vec<(Span, String, String)>,
+    predeclared: &'p dyn Fn(&str) -> bool,
+}
+
+impl<'a> Resolver<'a, '_> {
+    fn resolves(&self, name: &str) -> bool {
+        // `__x` names are the official test suite's builtins (`__reclose`, `__no_sharing`, …).
+        matches!(name, "_" | "self")
+            || name.starts_with("__")
+            || self.scopes.iter().rev().any(|s| s.contains(&name))
+            || (self.predeclared)(name)
+    }
+
+    fn with_scope(&mut self, names: Vec<&'a str>, f: impl FnOnce(&mut Self)) {
+        self.scopes.push(names);
+        f(self);
+        self.scopes.pop();
+    }
+
+    /// Walks declarations; `own_scope` when they form a struct literal (the file's scope is pushed already).
+    fn decls(&mut self, decls: &'a [Decl], own_scope: bool) {
+        if own_scope {
+            self.scopes.push(declared_names(decls));
+        }
+        for d in decls {
+            match d {
+                Decl::Field(f) => {
+                    let mut value_scope = Vec::new();
+                    match &f.label.kind {
+                        LabelKind::Interpolation(i) => self.parts(&i.parts),
+                        LabelKind::Dynamic(e) => self.expr(e),
+                        LabelKind::Pattern(e) => {
+                            if let ExprKind::Alias { name, expr } = &e.kind {
+                                value_scope.push(&*name.name);
+                                self.expr(expr);
+                            } else {
+                                self.expr(e);
+                            }
+                            if let Some(p) = &f.label.postfix_alias {
+                                value_scope.extend(p.label.iter().chain(p.value.iter()).map(|i| &*i.name));
+                            }
+                        }
+                        LabelKind::Comprehension(_) | LabelKind::Ident(_) | LabelKind::String(_) => {}
+                        LabelKind::Error(_) => {}
+                    }
+                    let label = match &f.label.kind {
+                        LabelKind::Ident(id) => id.name.to_string(),
+                        LabelKind::String(s) => s.as_str().to_string(),
+                        _ => "[]".to_string(),
+                    };
+                    self.path.push(label);
+                    self.with_scope(value_scope, |r| r.expr(&f.value));
+                    self.path.pop();
+                }
+                Decl::Embed(e) => self.expr(e),
+                Decl::Comprehension(c) => self.comprehension(c),
+                Decl::Let(l) => self.expr(&l.value),
+                Decl::Ellipsis(e) => {
+                    if let Some(t) = &e.ty {
+                        self.expr(t);
+                    }
+                }
+                Decl::Attribute(_) | Decl::Import(_) | Decl::Error(_) => {}
+            }
+        }
+        if own_scope {
+            self.scopes.pop();
+        }
+    }
+
+    fn comprehension(&mut self, c: &'a Comprehension) {
+        let depth = self.scopes.len();
+        for clause in &c.clauses {
+            match clause {
+                Clause::For { key, value, source, .. } => {
+                    self.expr(source);
+                    let mut names: Vec<&str> = key.iter().map(|k| &*k.name).collect();
+                    names.push(&value.name);
+                    self.scopes.push(names);
+                }
+                Clause::If { condition, .. } => self.expr(condition),
+                Clause::Let(l) => {
+                    self.expr(&l.value);
+                    self.scopes.push(vec![&*l.name.name]);
+                }
+                Clause::Try { binding, .. } => {
+                    if let Some((name, e)) = binding {
+                        self.expr(e);
+                        self.scopes.push(vec![&*name.name]);
+                    }
+                }
+            }
+        }
+        self.expr(&c.body);
+        self.scopes.truncate(depth);
+        if let Some(f) = &c.fallback {
+            self.expr(f);
+        }
+    }
+
+    fn parts(&mut self, parts: &'a [InterpPart]) {
+        for p in parts {
+            if let InterpPart::Expr(e) = p {
+                self.expr(e);
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &'a Expr) {
+        match &e.kind {
+            ExprKind::Ident(id) => {
+                if !self.resolves(&id.name) {
+                    let message = format!("reference \"{}\" not found", id.name);
+                    self.errors.push((id.span, message, self.path.join(".")));
+                }
+            }
+            ExprKind::Bottom
+            | ExprKind::Null
+            | ExprKind::Bool(_)
+            | ExprKind::Number(_)
+            | ExprKind::String(_)
+            | ExprKind::Error => {}
+            ExprKind::Interpolation(i) => self.parts(&i.parts),
+            ExprKind::List(elems) => {
+                for el in elems {
+                    match el {
+                        ListElem::Expr(x) => self.expr(x),
+                        ListElem::Comprehension(c) => self.comprehension(c),
+                        ListElem::Ellipsis(ell) => {
+                            if let Some(t) = &ell.ty {
+                                self.expr(t);
+                            }
+                        }
+                    }
+                }
+            }
+            ExprKind::Struct(lit) => self.decls(&lit.decls, true),
+            ExprKind::Alias { name, expr } => self.with_scope(vec![&*name.name], |r| r.expr(expr)),
+            ExprKind::Paren(inner)
+            | ExprKind::Optional(inner)
+            | ExprKind::Spread(inner)
+            | ExprKind::Unary { operand: inner, .. }
+            | ExprKind::Selector { base: inner, .. } => self.expr(inner),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Index { base, index } => {
+                self.expr(base);
+                self.expr(index);
+            }
+            ExprKind::Slice { base, low, high } => {
+                self.expr(base);
+                for x in [low, high].into_iter().flatten() {
+                    self.expr(x);
+                }
+            }
+            ExprKind::Call { func, args } => {
+                self.expr(func);
+                for a in args {
+                    self.expr(a);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +494,27 @@ mod tests {
         assert!(errors[0].1.contains("optional marker"));
         let (file, _) = cue_syntax::parse("a: {try if true { x: 1 }}");
         assert!(compile_errors(&file.decls)[0].1.contains("must be the last clause"));
+    }
+
+    #[test]
+    fn references_resolve_through_every_kind_of_scope() {
+        let unresolved = |source: &str| {
+            let (file, errors) = cue_syntax::parse(source);
+            assert!(errors.is_empty(), "{errors:?}");
+            let names = declared_names(&file.decls);
+            let found =
+                unresolved_references(&file.decls, &names, &["strings"], &|n| matches!(n, "int" | "string" | "len"));
+            found.into_iter().map(|(_, message, path)| format!("{path}: {message}")).collect::<Vec<_>>()
+        };
+        let ok = "a: 1\nX=b: {c: a, d: X.c, e: self}\n[N=string]: {n: N}\nl: [for k, v in b {k + v}]\n\
+                  let L = a\nm: L + len(strings.x)\nv: W={w: W.x, x: int}\n#D: _h\n_h: 1\ns: {try y = a? {z: y}}\n";
+        assert_eq!(unresolved(ok), Vec::<String>::new());
+        assert_eq!(
+            unresolved("a: {b: c}\nd: [for x in [1] {x + y}]"),
+            ["a.b: reference \"c\" not found", "d: reference \"y\" not found"]
+        );
+        // A comprehension's variables are not visible in its else body; quoted labels are not referable.
+        assert_eq!(unresolved("\"q\": 1\na: {for x in [] {x} else {y: x}}\nb: q").len(), 2);
     }
 
     #[test]

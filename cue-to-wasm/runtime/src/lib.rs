@@ -56,9 +56,10 @@ pub enum LoadError {
          `module: {{name: \"my-module\", version: \"1.0.0\"}}`"
     )]
     Metadata(String),
-    /// An import resolves to no package.
-    #[error("the module imports packages that were not found:\n{}", .0.join("\n"))]
-    Imports(Vec<String>),
+    /// Errors the compiler finds before evaluation: imports that resolve to no package or are unused,
+    /// references no scope declares, misplaced `try` clauses.
+    #[error("{}", .0.iter().map(|line| line.trim()).collect::<Vec<_>>().join("; "))]
+    Compile(Vec<String>),
     /// `#Input` is missing.
     #[error(
         "the module has no `#Input` definition; declare the schema of spec.input as `#Input: {{...}}` and \
@@ -109,7 +110,7 @@ impl Module {
         let unresolved = package.import_errors();
         if !unresolved.is_empty() {
             let at = |e: &cue_eval::CueError| e.positions.iter().find_map(|p| package.position(*p)).unwrap_or_default();
-            return Err(LoadError::Imports(
+            return Err(LoadError::Compile(
                 unresolved.iter().map(|e| format!("    {}: {}", at(e), e.message)).collect(),
             ));
         }

@@ -143,6 +143,14 @@ fn module_errors_fail_with_positions() {
 }
 
 #[test]
+fn unresolved_references_fail_the_load_with_positions() {
+    let source = "module: {name: \"a\", version: \"1.0.0\"}\n#Input: {}\ninput: #Input\nx: {y: missing}\n";
+    let error = Module::load(vec![SourceFile::new("m.cue", source)]).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("m.cue:4:8") && text.contains("x.y: reference \"missing\" not found"), "{text}");
+}
+
+#[test]
 fn load_reports_what_is_missing() {
     let error = Module::load(vec![SourceFile::new("m.cue", "#Input: {}\n")]).unwrap_err();
     assert!(error.to_string().contains("module: {name:"), "{error}");
