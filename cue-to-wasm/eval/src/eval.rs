@@ -858,7 +858,8 @@ impl<'a> Evaluator<'a> {
             c.groups.clone()
         };
         let made = self.vertices[t].conjs.is_empty() && self.vertices[t].state == State::Done;
-        let via = c.via.or_else(|| src.and_then(|e| self.pos_of(e, &c.env)));
+        let shared = src.is_some_and(|e| self.is_bound_value(e, &c.env));
+        let via = if shared { c.via } else { c.via.or_else(|| src.and_then(|e| self.pos_of(e, &c.env))) };
         if self.vertices[t].is_branch || made {
             return self.expand_branch(v, t, &groups, via, c.explicit, b);
         }

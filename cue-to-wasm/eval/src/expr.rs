@@ -122,6 +122,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// True for an identifier bound to a value (a comprehension variable or pattern alias), which the
+    /// official evaluator shares rather than re-evaluating: its fields keep their own order.
+    pub(crate) fn is_bound_value(&self, expr: &Expr, env: &Env<'a>) -> bool {
+        matches!(&expr.kind, ExprKind::Ident(id) if matches!(self.lookup(&id.name, env), Some(Found::Value(_))))
+    }
+
     /// For the `try` experiment: whether the value `x?` marks exists. A field that is absent, or only
     /// optional, or an index past the end of an open list does not; anything else does, including errors
     /// (a missing field of a closed struct, an index past a closed list), which evaluation then reports.

@@ -271,6 +271,13 @@ impl<'a> Lexer<'a> {
             b'!' if next == b'~' => (NotMatch, 2),
             b'!' => (Not, 1),
             b'<' if next == b'=' => (Le, 2),
+            // `<-` is a token of its own in CUE (reserved): `<-8` is not `< -8`.
+            b'<' if next == b'-' => {
+                self.pos += 2;
+                let span = Span::new(self.pos as u32 - 2, self.pos as u32);
+                self.error(span, "expected operand, found '<-'".to_string());
+                return Illegal;
+            }
             b'<' => (Lt, 1),
             b'>' if next == b'=' => (Ge, 2),
             b'>' => (Gt, 1),

@@ -368,7 +368,7 @@ impl Gen {
 
     /// One well-typed top-level declaration.
     fn decl(&mut self) {
-        match self.rng.below(17) {
+        match self.rng.below(18) {
             0 | 1 => {
                 let name = self.fresh("f");
                 let (e, ty) = self.scalar(3);
@@ -399,6 +399,7 @@ impl Gen {
             13 => self.guarded(),
             14 => self.struct_disjunction(),
             15 => self.nested_definitions(),
+            16 => self.ordering(),
             _ => {
                 let name = self.fresh("f");
                 let a = if self.rng.chance(30) {
@@ -409,6 +410,48 @@ impl Gen {
                 };
                 let _ = writeln!(self.out, "{name}: string & {a}");
                 self.register(name, Ty::Str);
+            }
+        }
+    }
+
+    /// Structs whose field order depends on how literals meet: explicit `&` of literals with overlapping
+    /// labels in different orders, repeated fields, embeddings next to own fields, and a field selected
+    /// through a regular field holding a definition (open, unlike the definition's own path).
+    fn ordering(&mut self) {
+        const LABELS: &[&str] = &["a", "b", "c", "k", "m", "x", "z"];
+        let lit = |g: &mut Self| -> String {
+            let mut labels: Vec<&str> = LABELS.to_vec();
+            let keep = 2 + g.rng.below(4);
+            // A random order of a random subset; a label always has the same value, so literals agree.
+            for i in (1..labels.len()).rev() {
+                labels.swap(i, g.rng.below(i + 1));
+            }
+            labels.truncate(keep);
+            let fields: Vec<String> =
+                labels.iter().map(|l| format!("{l}: {}", LABELS.iter().position(|x| x == l).unwrap_or(0))).collect();
+            format!("{{{}}}", fields.join(", "))
+        };
+        let name = self.fresh("o");
+        match self.rng.below(4) {
+            0 => {
+                let (x, y) = (lit(self), lit(self));
+                let _ = writeln!(self.out, "{name}: {x} & {y}");
+            }
+            1 => {
+                let (x, y) = (lit(self), lit(self));
+                let _ = writeln!(self.out, "{name}: {x}\n{name}: {y}");
+            }
+            2 => {
+                let (x, y) = (lit(self), lit(self));
+                let inner = &y[1..y.len() - 1];
+                let src = self.fresh("e");
+                let _ = writeln!(self.out, "{src}: {x}\n{name}: {{{inner}, {src}}}");
+            }
+            _ => {
+                let def = self.fresh("#Sel");
+                let holder = self.fresh("h");
+                let x = lit(self);
+                let _ = writeln!(self.out, "{def}: {{b: {x}}}\n{holder}: {def}\n{name}: {holder}.b & {{extra: 1}}");
             }
         }
     }
