@@ -189,23 +189,9 @@ fn load_file(path: &str, format: Option<&str>, paths: &[String]) -> Result<Sourc
     Ok(SourceFile::new(name, text))
 }
 
-/// A text file's content as one CUE string literal.
+/// A text file's content as one CUE string literal (its JSON spelling, which has no interpolation).
 fn cue_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    cue_eval::export::to_json(&cue_eval::Data::Str(text.into())).trim_end().to_string()
 }
 
 fn load_dir(dir: &str, package: Option<&str>) -> Result<Vec<SourceFile>, String> {
