@@ -25,7 +25,7 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wizer::{ComponentContext, WasmtimeWizerComponent, Wizer};
 
 /// The CUE runtime component, without a module.
@@ -306,19 +306,7 @@ struct InitState {
 impl InitState {
     fn new(variable: &str, value: &str, memory: usize) -> Self {
         let output = MemoryOutputPipe::new(64 << 10);
-        let wasi = WasiCtxBuilder::new()
-            .env(variable, value)
-            .stdout(output.clone())
-            .stderr(output.clone())
-            .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock)
-            .secure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
-            .insecure_random_seed(0)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+        let wasi = pequod_wasi_deterministic::deterministic(&output, &FIXED_RANDOM_BYTES).env(variable, value).build();
         Self { wasi, table: ResourceTable::new(), output, limiter: MemoryLimiter { max: memory, exceeded: false } }
     }
 }
@@ -349,29 +337,6 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
 /// The bytes every request for randomness gets during pre-initialisation.
 const FIXED_RANDOM_BYTES: [u8; 8] = *b"cue2wasm";
-
-/// A clock that always reads zero.
-struct FrozenClock;
-
-impl HostWallClock for FrozenClock {
-    fn resolution(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(1)
-    }
-
-    fn now(&self) -> std::time::Duration {
-        std::time::Duration::ZERO
-    }
-}
-
-impl HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-
-    fn now(&self) -> u64 {
-        0
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,10 +1,8 @@
 //! The state of one render's Store: a WASI context with nothing to reach, and the memory limiter.
 
-use std::time::Duration;
-
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::limits::MemoryLimiter;
 
@@ -25,18 +23,7 @@ impl GuestState {
     /// render has are its arguments, so renders are deterministic.
     pub(crate) fn new(memory_bytes: usize) -> Self {
         let output = MemoryOutputPipe::new(GUEST_OUTPUT_CAPACITY);
-        let wasi = WasiCtxBuilder::new()
-            .stdout(output.clone())
-            .stderr(output.clone())
-            .wall_clock(FrozenClock)
-            .monotonic_clock(FrozenClock)
-            .secure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
-            .insecure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM_BYTES.to_vec()))
-            .insecure_random_seed(0)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+        let wasi = pequod_wasi_deterministic::deterministic(&output, &FIXED_RANDOM_BYTES).build();
         Self { wasi, table: ResourceTable::new(), limiter: MemoryLimiter::new(memory_bytes), output }
     }
 
@@ -55,26 +42,3 @@ impl WasiView for GuestState {
 /// Bytes returned for every request for randomness; fixed so that hash seeds and the like never change a
 /// render's result.
 const FIXED_RANDOM_BYTES: [u8; 8] = [0x70, 0x65, 0x71, 0x75, 0x6f, 0x64, 0x21, 0x2a];
-
-/// A clock that always reads zero.
-struct FrozenClock;
-
-impl HostWallClock for FrozenClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-
-    fn now(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-impl HostMonotonicClock for FrozenClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-
-    fn now(&self) -> u64 {
-        0
-    }
-}
