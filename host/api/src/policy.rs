@@ -1,5 +1,6 @@
 //! The PlatformPolicy resource: what cluster admins allow renders and graphs to do.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,13 @@ use crate::SourceType;
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlatformPolicySpec {
+    /// The namespaces whose Transforms this policy applies to (with `namespaceSelector`: either matches).
+    /// With neither, the policy applies to every namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// The labels of the namespaces whose Transforms this policy applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
     /// Limits of each render.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<SandboxPolicy>,
@@ -69,7 +77,9 @@ pub struct TrustPolicy {
     pub allowed_registries: Vec<String>,
 }
 
-/// Which objects a graph may contain.
+/// Which objects a graph may contain. Without a policy allowing them, graphs may not contain Pequod's own
+/// kinds, RBAC kinds, admission webhooks and policies, CRDs, Namespaces, cluster-scoped objects or objects
+/// in other namespaces.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetRules {
@@ -79,9 +89,16 @@ pub struct TargetRules {
     /// Kinds a graph must not contain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denied_kinds: Vec<GroupKind>,
+    /// Kinds that are refused by default (RBAC, admission, CRDs, Namespaces, Pequod's own) that graphs may
+    /// contain; `kind: "*"` allows every kind of the group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_kinds: Vec<GroupKind>,
     /// Whether graphs may contain cluster-scoped objects.
     #[serde(default)]
     pub allow_cluster_scoped: bool,
+    /// Whether modules may read the `data` of Secrets of their graph through `context.observed`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub observe_secret_data: bool,
 }
 
 /// An API group and kind; `group` is empty for the core group.

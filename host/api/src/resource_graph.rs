@@ -30,6 +30,68 @@ pub struct ResourceGraphSpec {
     /// that already exists and is not Pequod's is refused rather than silently taken.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopt: Vec<crate::AdoptTarget>,
+    /// The ServiceAccount (of the graph's namespace) impersonated for every request made for this graph;
+    /// none: the operator's own identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    /// Nodes the module left out until the live state they need is observed: whatever they applied before
+    /// is kept, never pruned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
+}
+
+impl ResourceGraphSpec {
+    /// The hash of the spec, over its canonical JSON (object keys sorted, numbers by value), so that the
+    /// copy read back from the API server hashes the same as the copy written.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest as _, Sha256};
+        let value = serde_json::to_value(self).expect("a graph spec serializes");
+        let mut text = String::new();
+        canonical(&value, &mut text);
+        format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
+    }
+}
+
+/// Writes `value` as JSON with object keys sorted.
+fn canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(key.as_str()).to_string());
+                out.push(':');
+                canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Number(number) => out.push_str(&canonical_number(number)),
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// A number as the API server may write it back: `1.0` and `1` are the same number.
+fn canonical_number(number: &serde_json::Number) -> String {
+    if number.is_i64() || number.is_u64() {
+        return number.to_string();
+    }
+    let float = number.as_f64().unwrap_or_default();
+    if float.fract() == 0.0 && float.abs() < 9.0e15 { format!("{}", float as i64) } else { format!("{float:e}") }
 }
 
 /// The state of a graph's execution.

@@ -44,9 +44,13 @@ pub struct TransformSpec {
     /// Existing objects to take over instead of creating them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopt: Vec<AdoptTarget>,
-    /// Stop reconciling while true.
+    /// Stop reconciling while true: nothing is rendered, applied, corrected or pruned.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub suspend: bool,
+    /// The ServiceAccount of the Transform's namespace whose permissions every request for this Transform's
+    /// graph is made with (impersonated); default: the operator's `--default-service-account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
 }
 
 fn empty_object() -> Value {
@@ -142,6 +146,10 @@ pub struct TransformStatus {
     /// Violations of the last render (errors when it was rejected, warnings otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
+    /// The hash of the ResourceGraph spec the operator handed over; the graph is executed only while it
+    /// matches, so a graph that Pequod did not render is never applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_hash: Option<String>,
     /// The name of the ResourceGraph holding the rendered graph.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_graph_ref: Option<String>,

@@ -37,6 +37,11 @@ pub struct RunArgs {
     /// loopback test registries only.
     #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
     insecure_registries: Vec<String>,
+    /// The ServiceAccount (of each Transform's namespace) impersonated for Transforms without
+    /// spec.serviceAccountName, so the API server's RBAC decides what their graphs may do. Without it those
+    /// Transforms act with the operator's own identity, within the built-in target rules.
+    #[arg(long, value_name = "NAME")]
+    default_service_account: Option<String>,
 }
 
 /// Runs the controllers against the cluster of the current kubeconfig (or the in-cluster service account)
@@ -61,6 +66,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         concurrency: args.concurrency.max(1),
         insecure_registries: args.insecure_registries.clone(),
         cache_dir: cache_dir.clone(),
+        default_service_account: args.default_service_account.clone(),
         ..Options::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -68,9 +74,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .build()
         .map_err(|error| Failure::Io(error.to_string()))?;
     runtime.block_on(async {
-        let client = kube::Client::try_default()
-            .await
-            .map_err(|error| Failure::Io(format!("cannot reach the cluster (check KUBECONFIG): {error}")))?;
+        let unreachable = |error: String| Failure::Io(format!("cannot reach the cluster (check KUBECONFIG): {error}"));
+        let config = kube::Config::infer().await.map_err(|error| unreachable(error.to_string()))?;
+        let client = kube::Client::try_from(config.clone()).map_err(|error| unreachable(error.to_string()))?;
+        let options = Options { kube_config: Some(config), ..options };
         let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
         tracing::info!("pequod operator started");
         let context = Context::with_options(client, sandbox, options);

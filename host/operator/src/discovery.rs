@@ -39,12 +39,13 @@ impl Discovery {
         Ok(found)
     }
 
-    /// An API handle for objects of `kind` in `namespace` (ignored for cluster-scoped kinds).
-    pub(crate) fn api(&self, kind: &Kind, namespace: &str) -> Api<DynamicObject> {
+    /// An API handle for objects of `kind` in `namespace` (ignored for cluster-scoped kinds), making
+    /// requests with `client` (an identity's).
+    pub(crate) fn api(client: &Client, kind: &Kind, namespace: &str) -> Api<DynamicObject> {
         if kind.namespaced {
-            Api::namespaced_with(self.client.clone(), namespace, &kind.resource)
+            Api::namespaced_with(client.clone(), namespace, &kind.resource)
         } else {
-            Api::all_with(self.client.clone(), &kind.resource)
+            Api::all_with(client.clone(), &kind.resource)
         }
     }
 }

@@ -7,19 +7,24 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
 use pequod_api::{
     ConditionType, FIELD_MANAGER, GraphPhase, InventoryEntry, InventoryMode, MANAGED_BY_LABEL, NodeState, NodeStatus,
-    ResourceGraph, ResourceGraphStatus, TRANSFORM_LABEL, set_condition,
+    ResourceGraph, ResourceGraphStatus, TRANSFORM_LABEL, Transform, set_condition,
 };
-use pequod_graph::{ApplyMode, ConflictPolicy, DeletionPolicy, Node};
+use pequod_graph::{ApplyMode, ConflictPolicy, DeletionPolicy, Node, ObjectIdentity};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
+use crate::discovery::Discovery;
 use crate::drift::{self, GRAPH_ANNOTATION};
 use crate::events::{Severity, object_reference};
+use crate::identity::Identity;
+use crate::origin::{self, Origin};
+use crate::policy::EffectivePolicy;
+use crate::prune::{self, PruneStep};
 use crate::{Context, Error, now, readiness};
 
 /// The finalizer that makes deletion go through [`cleanup`].
@@ -29,6 +34,10 @@ pub(crate) const FINALIZER: &str = "platform.pequod.io/cleanup";
 const POLL: Duration = Duration::from_secs(2);
 /// How often a ready graph is checked for drift.
 const RESYNC: Duration = Duration::from_secs(60);
+/// How soon a suspended graph looks at its Transform again.
+const SUSPENDED: Duration = Duration::from_secs(30);
+/// How soon a graph that is not (yet) the one its Transform recorded is looked at again.
+const UNVERIFIED: Duration = Duration::from_secs(5);
 
 /// Reconciles one ResourceGraph.
 pub(crate) async fn reconcile(graph: Arc<ResourceGraph>, context: Arc<Context>) -> Result<Action, Error> {
@@ -48,31 +57,78 @@ pub(crate) async fn reconcile(graph: Arc<ResourceGraph>, context: Arc<Context>) 
     .map_err(|error| Error::Finalizer(error.to_string()))
 }
 
-/// Whether the Transform that owns `graph` is gone or going: its graph must not apply anything any more (a
-/// render that was in flight when the Transform was deleted may have written the graph again).
-async fn owner_is_leaving(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<bool, kube::Error> {
-    let Some(owner) = graph.metadata.owner_references.iter().flatten().find(|owner| owner.kind == "Transform") else {
-        return Ok(false);
-    };
-    let transforms: Api<pequod_api::Transform> = Api::namespaced(context.client.clone(), namespace);
-    Ok(match transforms.get_opt(&owner.name).await? {
-        None => true,
-        Some(transform) => {
-            transform.metadata.deletion_timestamp.is_some() || transform.metadata.uid.as_deref() != Some(&owner.uid)
-        }
-    })
+/// The Transform that controls `graph`, as the API server has it now (not from a cache).
+async fn owner(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<Option<Transform>, kube::Error> {
+    let Some(reference) = origin::controller(graph) else { return Ok(None) };
+    let transforms: Api<Transform> = Api::namespaced(context.client.clone(), namespace);
+    transforms.get_opt(&reference.name).await
+}
+
+/// A client with the identity the graph's Transform acts with.
+fn client_for(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<kube::Client, Error> {
+    let identity = Identity::choose(namespace, graph.spec.service_account_name.as_deref(), None);
+    context.identities.client(&context.client, &identity).map_err(|error| Error::Invalid(error.to_string()))
+}
+
+/// Writes a status that says why nothing was done, keeping the inventory, and records an Event when the
+/// reason is new.
+async fn refuse(
+    graph: &ResourceGraph,
+    namespace: &str,
+    context: &Context,
+    reason: &'static str,
+    message: String,
+) -> Result<(), Error> {
+    let mut status = graph.status.clone().unwrap_or_default();
+    let before = status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| (c.reason.clone(), c.message.clone()));
+    if before.as_ref() != Some(&(reason.to_owned(), message.clone())) {
+        let severity = if reason == "Suspended" { Severity::Normal } else { Severity::Warning };
+        context.graph_event(graph, None, severity, reason, message.clone()).await;
+    }
+    let generation = graph.metadata.generation;
+    set_condition(&mut status.conditions, ConditionType::Ready, false, reason, message, generation, now());
+    status.observed_generation = generation;
+    if reason != "Suspended" {
+        status.phase = GraphPhase::Failed;
+    }
+    crate::write_status(&context.client, graph, namespace, &status).await
 }
 
 /// Applies what can be applied now and records where every node stands.
 async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<Action, Error> {
-    if owner_is_leaving(graph, namespace, context).await? {
-        return Ok(Action::await_change());
+    match origin::verify(graph, owner(graph, namespace, context).await?.as_ref()) {
+        Origin::Verified => {}
+        Origin::Leaving => return Ok(Action::await_change()),
+        Origin::Suspended => {
+            let message = "its Transform's spec.suspend is true; nothing is applied, corrected or pruned".to_owned();
+            refuse(graph, namespace, context, "Suspended", message).await?;
+            return Ok(Action::requeue(SUSPENDED));
+        }
+        Origin::Unverified(message) => {
+            refuse(graph, namespace, context, "UnverifiedGraph", message).await?;
+            return Ok(Action::requeue(UNVERIFIED));
+        }
     }
+    let policy = match crate::policy::for_namespace(&context.client, namespace).await {
+        Ok(policy) => policy,
+        Err(crate::policy::PolicyError::Unavailable(error)) => return Err(error.into()),
+        Err(crate::policy::PolicyError::Invalid(message)) => {
+            refuse(graph, namespace, context, "InvalidPolicy", message).await?;
+            return Ok(Action::requeue(RESYNC));
+        }
+    };
+    let client = match client_for(graph, namespace, context) {
+        Ok(client) => client,
+        Err(error) => {
+            refuse(graph, namespace, context, "IdentityUnavailable", error.to_string()).await?;
+            return Ok(Action::requeue(RESYNC));
+        }
+    };
     let plan = graph.spec.graph.validate().map_err(|error| Error::Invalid(error.to_string()))?;
     let previous = graph.status.clone().unwrap_or_default();
     let graph_key = format!("{namespace}/{}", graph.name_any());
-    let mut inventory: BTreeMap<(String, String), InventoryEntry> =
-        previous.inventory.iter().map(|entry| ((entry.node.clone(), identity_key(entry)), entry.clone())).collect();
+    let mut inventory: BTreeMap<String, InventoryEntry> =
+        previous.inventory.iter().map(|entry| (identity_key(entry), entry.clone())).collect();
     let mut states: BTreeMap<&str, NodeStatus> = BTreeMap::new();
     for wave in &plan.waves {
         let applies: Vec<_> = wave
@@ -84,8 +140,8 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
                     .depends_on
                     .iter()
                     .find(|dep| states.get(dep.as_str()).is_none_or(|s| s.state != NodeState::Ready));
-                let previous_entry = inventory.get(&(node.id.clone(), object_key(&node.object))).cloned();
-                let target = Target { graph, graph_key: &graph_key, namespace };
+                let previous_entry = inventory.get(&object_key(&node.object)).cloned();
+                let target = Target { graph, graph_key: &graph_key, namespace, client: &client, policy: &policy };
                 async move {
                     match blocked {
                         Some(dependency) => (node, pending(node, dependency), None),
@@ -101,34 +157,30 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
             futures::stream::iter(applies).buffered(context.options.apply_concurrency.max(1)).collect().await;
         for (node, status, entry) in results {
             if let Some(entry) = entry {
-                inventory.insert((node.id.clone(), identity_key(&entry)), entry);
+                inventory.insert(identity_key(&entry), entry);
             }
             states.insert(node.id.as_str(), status);
         }
     }
 
-    let current: HashSet<(String, String)> =
-        graph.spec.graph.nodes.iter().map(|node| (node.id.clone(), object_key(&node.object))).collect();
+    let current = current_keys(graph, &inventory);
     let stale: Vec<InventoryEntry> =
         inventory.iter().filter(|(key, _)| !current.contains(*key)).map(|(_, e)| e.clone()).collect();
+    let target = Target { graph, graph_key: &graph_key, namespace, client: &client, policy: &policy };
     let mut prune_errors = Vec::new();
     for entry in stale.iter().rev() {
-        match prune(entry, entry.deletion_policy.unwrap_or_default(), context).await {
+        match prune(entry, entry.deletion_policy.unwrap_or_default(), &target, context).await {
             Ok(outcome) => {
-                inventory.remove(&(entry.node.clone(), identity_key(entry)));
-                let (reason, verb) = match outcome {
-                    Pruned::Deleted => ("Pruned", "deleted"),
-                    Pruned::Orphaned => ("Orphaned", "left in place without Pequod's ownership"),
-                };
-                let note = format!("{} {} (node {}) left the graph and was {verb}", entry.kind, entry.name, entry.node);
-                context.graph_event(graph, Some(entry_reference(entry)), Severity::Normal, reason, note).await;
+                inventory.remove(&identity_key(entry));
+                report_pruned(graph, entry, &outcome, context).await;
             }
             Err(error) => prune_errors.push(format!("pruning {} {}: {error}", entry.kind, entry.name)),
         }
     }
 
-    let nodes: Vec<NodeStatus> =
+    let mut nodes: Vec<NodeStatus> =
         graph.spec.graph.nodes.iter().filter_map(|node| states.remove(node.id.as_str())).collect();
+    nodes.extend(graph.spec.deferred.iter().map(|id| deferred(id)));
     report_node_changes(graph, &nodes, &previous, context).await;
     let status = summarise(graph, nodes, inventory.into_values().collect(), &prune_errors, &previous);
     let phase = status.phase;
@@ -175,11 +227,45 @@ async fn report_node_changes(
     }
 }
 
-/// The graph a node belongs to.
+/// The objects the graph holds now: its nodes' objects, and whatever its deferred nodes applied before
+/// (a deferred node keeps what is there until the module renders it again).
+fn current_keys(graph: &ResourceGraph, inventory: &BTreeMap<String, InventoryEntry>) -> HashSet<String> {
+    let deferred: HashSet<&str> = graph.spec.deferred.iter().map(String::as_str).collect();
+    let kept = inventory.iter().filter(|(_, entry)| deferred.contains(entry.node.as_str())).map(|(key, _)| key.clone());
+    graph.spec.graph.nodes.iter().map(|node| object_key(&node.object)).chain(kept).collect()
+}
+
+/// An Event for every object that left the graph, saying what happened to it.
+async fn report_pruned(graph: &ResourceGraph, entry: &InventoryEntry, outcome: &Pruned, context: &Context) {
+    let (reason, what) = match outcome {
+        Pruned::Deleted => ("Pruned", "was deleted".to_owned()),
+        Pruned::Gone => ("Pruned", "was already gone".to_owned()),
+        Pruned::Orphaned(why) => ("Orphaned", format!("was left in place without Pequod's ownership: {why}")),
+        Pruned::Skipped(why) => ("PruneSkipped", format!("was not deleted: {why}")),
+    };
+    let note = format!("{} {} (node {}) left the graph and {what}", entry.kind, entry.name, entry.node);
+    context.graph_event(graph, Some(entry_reference(entry)), Severity::Normal, reason, note).await;
+}
+
+/// The status of a node the module deferred.
+fn deferred(id: &str) -> NodeStatus {
+    NodeStatus {
+        id: id.to_owned(),
+        state: NodeState::Deferred,
+        last_error: None,
+        readiness: Some("waiting for the live state of the nodes it reads (context.observed)".into()),
+    }
+}
+
+/// The graph a node belongs to, and what its requests are made with.
 struct Target<'a> {
     graph: &'a ResourceGraph,
     graph_key: &'a str,
     namespace: &'a str,
+    /// A client with the Transform's identity.
+    client: &'a kube::Client,
+    /// The target rules, checked again before every apply and prune.
+    policy: &'a EffectivePolicy,
 }
 
 fn pending(node: &Node, dependency: &str) -> NodeStatus {
@@ -216,6 +302,12 @@ fn applied_by(live: &DynamicObject, graph_key: &str) -> bool {
         == Some(graph_key)
 }
 
+/// The graph (namespace/name) that manages `live`, when it is another one than `graph_key`.
+fn claimed_by_other(live: &DynamicObject, graph_key: &str) -> Option<String> {
+    let annotations = live.metadata.annotations.as_ref()?;
+    annotations.get(GRAPH_ANNOTATION).filter(|owner| owner.as_str() != graph_key).cloned()
+}
+
 /// Applies one node (or reads it back when it is unchanged since the last apply) and checks its readiness.
 async fn apply_node(
     node: &Node,
@@ -235,9 +327,12 @@ async fn apply_node(
         Ok(kind) => kind,
         Err(error) => return failed(format!("cannot resolve {kind_name} in {api_version}: {error}")),
     };
-    context.drift.watch(&kind.resource, kind.namespaced);
     let object_namespace = node.object["metadata"]["namespace"].as_str().unwrap_or(target.namespace);
-    let api = context.discovery.api(&kind, object_namespace);
+    if let Some(refused) = refusal(&node.object, &kind, target) {
+        return failed(format!("refused by the target rules: {refused}"));
+    }
+    context.drift.watch(&kind.resource, kind.namespaced);
+    let api = Discovery::api(target.client, &kind, object_namespace);
     let desired = stamped(node, target);
     let hash = applied_hash(&desired);
     let mut mode = previous.as_ref().map(|entry| entry.mode).unwrap_or_default();
@@ -256,6 +351,12 @@ async fn apply_node(
             ));
         }
         None => Step::Apply("created"),
+        Some(live) if let Some(other) = claimed_by_other(live, target.graph_key) => {
+            return failed(format!(
+                "{kind_name} {name} is managed by another graph ({other}, of the Transform of that name); it \
+                 must abandon it (remove the node with deletionPolicy: Orphan) before this Transform may take it"
+            ));
+        }
         Some(live) if !applied_by(live, target.graph_key) && previous.is_none() => {
             let listed = target.graph.spec.adopt.iter().any(|adopt| {
                 adopt.api_version == api_version
@@ -263,7 +364,7 @@ async fn apply_node(
                     && adopt.name == name
                     && adopt.namespace.as_deref().is_none_or(|ns| ns == object_namespace)
             });
-            if !(listed || node.apply_policy.mode == ApplyMode::AdoptOnly) {
+            if !listed {
                 return failed(format!(
                     "{kind_name} {name} already exists and is not managed by this Transform; list it in the \
                      Transform's spec.adopt (apiVersion, kind, name) to take it over"
@@ -366,21 +467,61 @@ fn describe_apply_error(error: &kube::Error) -> String {
 /// What pruning did.
 enum Pruned {
     Deleted,
-    Orphaned,
+    Gone,
+    Orphaned(&'static str),
+    Skipped(String),
 }
 
-/// Deletes an object that left the graph, or, for `Orphan`, leaves it without Pequod's ownership.
-async fn prune(entry: &InventoryEntry, policy: DeletionPolicy, context: &Context) -> Result<Pruned, kube::Error> {
-    let kind = context.discovery.resolve(&entry.api_version, &entry.kind).await?;
-    let api = context.discovery.api(&kind, entry.namespace.as_deref().unwrap_or_default());
-    if entry.mode == InventoryMode::Orphaned || policy == DeletionPolicy::Orphan {
-        release(&api, &entry.name).await?;
-        return Ok(Pruned::Orphaned);
+/// Why the target rules refuse `object` now, if they do.
+fn refusal(object: &Value, kind: &crate::discovery::Kind, target: &Target<'_>) -> Option<String> {
+    let mut identity = ObjectIdentity::of(object).ok()?;
+    if !kind.namespaced {
+        identity.namespace = None;
     }
-    match api.delete(&entry.name, &DeleteParams::background()).await {
-        Ok(_) => Ok(Pruned::Deleted),
-        Err(kube::Error::Api(response)) if response.code == 404 => Ok(Pruned::Deleted),
-        Err(error) => Err(error),
+    target.policy.check("", &identity, kind.namespaced, target.namespace).map(|violation| violation.message)
+}
+
+/// Deletes an object that left the graph, or abandons it, or leaves it alone when it is no longer the object
+/// Pequod applied (see [`prune::decide`]). Kinds the cluster no longer serves count as gone.
+async fn prune(
+    entry: &InventoryEntry,
+    policy: DeletionPolicy,
+    target: &Target<'_>,
+    context: &Context,
+) -> Result<Pruned, kube::Error> {
+    let kind = match context.discovery.resolve(&entry.api_version, &entry.kind).await {
+        Ok(kind) => kind,
+        Err(kube::Error::Api(response)) if response.code == 404 => return Ok(Pruned::Gone),
+        Err(error) => return Err(error),
+    };
+    let object = json!({"apiVersion": entry.api_version, "kind": entry.kind,
+        "metadata": {"name": entry.name, "namespace": entry.namespace}});
+    if let Some(refused) = refusal(&object, &kind, target) {
+        return Ok(Pruned::Skipped(format!("the target rules refuse it: {refused}")));
+    }
+    let api = Discovery::api(target.client, &kind, entry.namespace.as_deref().unwrap_or_default());
+    let live = api.get_opt(&entry.name).await?;
+    match prune::decide(entry, policy, live.as_ref().map(|live| &live.metadata), target.graph_key) {
+        PruneStep::Gone => Ok(Pruned::Gone),
+        PruneStep::NotOurs(why) => Ok(Pruned::Skipped(why.to_owned())),
+        PruneStep::Abandon(why) => {
+            release(&api, &entry.name).await?;
+            Ok(Pruned::Orphaned(why))
+        }
+        PruneStep::Delete { uid } => {
+            let params = DeleteParams {
+                preconditions: Some(Preconditions { uid, resource_version: None }),
+                ..DeleteParams::background()
+            };
+            match api.delete(&entry.name, &params).await {
+                Ok(_) => Ok(Pruned::Deleted),
+                Err(kube::Error::Api(response)) if response.code == 404 => Ok(Pruned::Gone),
+                Err(kube::Error::Api(response)) if response.code == 409 => {
+                    Ok(Pruned::Skipped("it was replaced while being deleted".into()))
+                }
+                Err(error) => Err(error),
+            }
+        }
     }
 }
 
@@ -418,8 +559,31 @@ fn entry_reference(entry: &InventoryEntry) -> k8s_openapi::api::core::v1::Object
     }
 }
 
-/// Deletes every managed object in reverse dependency order, honouring each node's deletion policy.
+/// Deletes every managed object in reverse dependency order, honouring each node's deletion policy — unless
+/// the graph was deleted while its Transform still exists (the Transform re-creates it; nothing is deleted)
+/// or an admin asked to skip cleanup.
 async fn cleanup(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<Action, Error> {
+    context.metrics.graph_state(namespace, &graph.name_any(), None);
+    let skip = graph.annotations().get(prune::SKIP_CLEANUP_ANNOTATION).is_some_and(|value| value == "true");
+    if skip {
+        let note = format!("{} is set: every object is left as it is", prune::SKIP_CLEANUP_ANNOTATION);
+        context.graph_event(graph, None, Severity::Warning, "CleanupSkipped", note).await;
+        return Ok(Action::await_change());
+    }
+    if origin::verify(graph, owner(graph, namespace, context).await?.as_ref()) != Origin::Leaving
+        && origin::controller(graph).is_some()
+    {
+        let note = "the ResourceGraph was deleted while its Transform exists: its objects are kept and the \
+                    Transform writes the graph again"
+            .to_owned();
+        context.graph_event(graph, None, Severity::Warning, "GraphRecreated", note).await;
+        return Ok(Action::await_change());
+    }
+    let policy =
+        crate::policy::for_namespace(&context.client, namespace).await.map_err(|e| Error::Invalid(e.to_string()))?;
+    let client = client_for(graph, namespace, context)?;
+    let graph_key = format!("{namespace}/{}", graph.name_any());
+    let target = Target { graph, graph_key: &graph_key, namespace, client: &client, policy: &policy };
     let status = graph.status.clone().unwrap_or_default();
     let policies: BTreeMap<&str, DeletionPolicy> =
         graph.spec.graph.nodes.iter().map(|node| (node.id.as_str(), node.apply_policy.deletion_policy)).collect();
@@ -429,9 +593,11 @@ async fn cleanup(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
     entries.sort_by_key(|entry| std::cmp::Reverse(rank(&entry.node)));
     for entry in entries {
         let policy = policies.get(entry.node.as_str()).copied().or(entry.deletion_policy).unwrap_or_default();
-        prune(&entry, policy, context).await?;
+        let outcome = prune(&entry, policy, &target, context).await?;
+        if let Pruned::Skipped(_) | Pruned::Orphaned(_) = outcome {
+            report_pruned(graph, &entry, &outcome, context).await;
+        }
     }
-    context.metrics.graph_state(namespace, &graph.name_any(), None);
     Ok(Action::await_change())
 }
 
@@ -442,7 +608,8 @@ fn summarise(
     prune_errors: &[String],
     previous: &ResourceGraphStatus,
 ) -> ResourceGraphStatus {
-    let total = nodes.len();
+    // Deferred nodes are the Transform's to report (it renders them once their inputs are observed).
+    let total = nodes.iter().filter(|node| node.state != NodeState::Deferred).count();
     let ready = nodes.iter().filter(|node| node.state == NodeState::Ready).count();
     let failed: Vec<String> =
         nodes.iter().filter_map(|node| node.last_error.as_ref().map(|error| format!("{}: {error}", node.id))).collect();

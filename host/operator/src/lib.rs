@@ -15,9 +15,12 @@ mod drift;
 mod error;
 mod events;
 mod executor;
+mod identity;
 mod leader;
 mod metrics;
+mod origin;
 mod policy;
+mod prune;
 mod readiness;
 mod server;
 mod source;
@@ -61,6 +64,12 @@ pub struct Options {
     /// Where compiled CUE modules, pulled blobs and git checkouts are kept across restarts (`None`: memory
     /// only).
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The configuration the operator's client was made from, to impersonate Transforms' ServiceAccounts
+    /// with (`None`: a Transform that names a ServiceAccount is refused).
+    pub kube_config: Option<kube::Config>,
+    /// The ServiceAccount (of each Transform's namespace) impersonated for Transforms that name none
+    /// (`None`: those act with the operator's own identity, within the built-in target rules).
+    pub default_service_account: Option<String>,
 }
 
 impl Default for Options {
@@ -72,6 +81,8 @@ impl Default for Options {
             namespace: None,
             insecure_registries: Vec::new(),
             cache_dir: None,
+            kube_config: None,
+            default_service_account: None,
         }
     }
 }
@@ -91,6 +102,8 @@ pub struct Context {
     pub options: Options,
     /// Kinds resolved through discovery.
     discovery: discovery::Discovery,
+    /// Clients impersonating Transforms' ServiceAccounts.
+    identities: identity::Identities,
     /// Kubernetes Events about Transforms.
     recorder: Recorder,
     /// Watches of managed kinds, waking graphs whose objects drifted.
@@ -121,6 +134,8 @@ impl Context {
     /// A context with explicit options.
     pub fn with_options(client: Client, sandbox: Sandbox, options: Options) -> Arc<Self> {
         let discovery = discovery::Discovery::new(client.clone());
+        let identities =
+            identity::Identities::new(options.kube_config.clone(), options.default_service_account.clone());
         let reporter = Reporter {
             controller: "pequod".into(),
             instance: std::env::var("POD_NAME").ok().or_else(|| std::env::var("HOSTNAME").ok()),
@@ -142,6 +157,7 @@ impl Context {
             metrics: Metrics::new(),
             options,
             discovery,
+            identities,
             recorder,
             drift,
             drift_triggers: Mutex::new(Some(triggers)),

@@ -1,17 +1,27 @@
 //! The cluster's PlatformPolicies, combined: the strictest limit wins, denials add up.
 
 use pequod_api::units::{parse_bytes as quantity, parse_duration as duration};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
+use kube::core::{Selector, SelectorExt as _};
 use pequod_api::{GroupKind, PlatformPolicy, SourceType};
 use pequod_graph::{ObjectIdentity, Phase, Violation};
 use pequod_sandbox::SandboxLimits;
 
-/// What every PlatformPolicy together allows.
+/// What every PlatformPolicy that applies to a namespace together allows.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EffectivePolicy {
     pub(crate) limits: SandboxLimits,
     pub(crate) allowed_namespaces: Vec<String>,
-    pub(crate) denied_kinds: Vec<GroupKind>,
+    /// Denied kinds, each with the policy that denies it.
+    pub(crate) denied_kinds: Vec<(String, GroupKind)>,
+    /// Protected kinds some policy allows.
+    pub(crate) allowed_kinds: Vec<GroupKind>,
     pub(crate) allow_cluster_scoped: bool,
+    /// Some policy lets modules read Secret data through `context.observed`.
+    pub(crate) observe_secret_data: bool,
     /// Some policy requires signatures.
     pub(crate) require_signatures: bool,
     /// Every trusted public key (PEM), of all policies.
@@ -22,10 +32,145 @@ pub(crate) struct EffectivePolicy {
     pub(crate) allowed_sources: Vec<(String, Vec<SourceType>)>,
 }
 
+/// Kinds a graph may not contain unless a PlatformPolicy's `targets.allowedKinds` names them: each lets a
+/// Transform act beyond its namespace or its author's permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protected {
+    /// Transform, ResourceGraph, PlatformPolicy: a graph that writes them escapes its own checks.
+    Pequod,
+    /// Role, RoleBinding, ClusterRole, ClusterRoleBinding: permissions.
+    Rbac,
+    /// Webhook configurations and admission policies: every write in the cluster.
+    Admission,
+    /// CustomResourceDefinitions: the cluster's API.
+    Crd,
+    /// Namespaces: tenancy itself.
+    Namespace,
+}
+
+impl Protected {
+    /// Whether `group`/`kind` is protected, and how.
+    pub(crate) fn of(group: &str, kind: &str) -> Option<Self> {
+        match (group, kind) {
+            (pequod_api::GROUP, _) => Some(Self::Pequod),
+            ("rbac.authorization.k8s.io", "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding") => {
+                Some(Self::Rbac)
+            }
+            ("admissionregistration.k8s.io", _) => Some(Self::Admission),
+            ("apiextensions.k8s.io", "CustomResourceDefinition") => Some(Self::Crd),
+            ("", "Namespace") => Some(Self::Namespace),
+            _ => None,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Pequod => "Pequod's own kinds (a graph may not create Transforms, ResourceGraphs or policies)",
+            Self::Rbac => "RBAC kinds (a graph may not grant permissions)",
+            Self::Admission => "admission webhooks and policies",
+            Self::Crd => "CustomResourceDefinitions",
+            Self::Namespace => "Namespaces",
+        }
+    }
+}
+
+/// Why the target rules refuse an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// A PlatformPolicy denies the kind.
+    DeniedKind { policy: String },
+    /// The kind is protected and no policy allows it.
+    Protected(Protected),
+    /// Cluster-scoped, and no policy allows cluster-scoped objects.
+    ClusterScoped,
+    /// In another namespace than the Transform's, and no policy allows that namespace.
+    OtherNamespace { namespace: String },
+}
+
+impl Refusal {
+    /// What was refused, and which policy field would allow it.
+    fn message(&self, identity: &ObjectIdentity, home: &str) -> String {
+        match self {
+            Refusal::DeniedKind { policy } => {
+                format!(
+                    "{identity}: kind {} is denied by PlatformPolicy {policy} (spec.targets.deniedKinds)",
+                    identity.kind
+                )
+            }
+            Refusal::Protected(protected) => format!(
+                "{identity}: {} are refused; a PlatformPolicy selecting namespace {home} must list {{group: {:?}, \
+                 kind: {}}} in spec.targets.allowedKinds to allow it",
+                protected.describe(),
+                identity.group,
+                identity.kind
+            ),
+            Refusal::ClusterScoped => format!(
+                "{identity}: cluster-scoped objects are refused; a PlatformPolicy selecting namespace {home} must \
+                 set spec.targets.allowClusterScoped to allow them"
+            ),
+            Refusal::OtherNamespace { namespace } => format!(
+                "{identity}: objects may be placed only in the Transform's namespace {home}; a PlatformPolicy \
+                 selecting namespace {home} must list {namespace} in spec.targets.allowedNamespaces to allow it"
+            ),
+        }
+    }
+
+    fn field(&self) -> &'static str {
+        match self {
+            Refusal::OtherNamespace { .. } => "metadata.namespace",
+            Refusal::DeniedKind { .. } | Refusal::Protected(_) => "kind",
+            Refusal::ClusterScoped => "metadata",
+        }
+    }
+}
+
+/// Whether `policy` applies to Transforms in `namespace` (whose labels are `labels`): it lists the namespace,
+/// or its selector matches; a policy that names neither applies everywhere.
+pub(crate) fn applies(policy: &PlatformPolicy, namespace: &str, labels: &BTreeMap<String, String>) -> bool {
+    let spec = &policy.spec;
+    if spec.namespaces.is_empty() && spec.namespace_selector.is_none() {
+        return true;
+    }
+    let listed = spec.namespaces.iter().any(|listed| listed == namespace);
+    let selected = spec.namespace_selector.clone().is_some_and(|selector| {
+        // A selector the API server accepted but we cannot read selects nothing (fail closed).
+        Selector::try_from(selector).is_ok_and(|selector| selector.matches(labels))
+    });
+    listed || selected
+}
+
+/// The policies that apply to `namespace`, combined: they are read from the API server each time, so a
+/// change (or a revocation) takes effect at the next reconcile.
+pub(crate) async fn for_namespace(client: &kube::Client, namespace: &str) -> Result<EffectivePolicy, PolicyError> {
+    let policies: Api<PlatformPolicy> = Api::all(client.clone());
+    let policies = policies.list(&ListParams::default()).await.map_err(PolicyError::Unavailable)?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let labels = match namespaces.get_opt(namespace).await.map_err(PolicyError::Unavailable)? {
+        Some(found) => found.metadata.labels.unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    let applicable: Vec<PlatformPolicy> =
+        policies.items.into_iter().filter(|policy| applies(policy, namespace, &labels)).collect();
+    EffectivePolicy::combine(&applicable).map_err(PolicyError::Invalid)
+}
+
+/// Why the policies for a namespace are not known.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PolicyError {
+    /// The API server did not answer; retried.
+    #[error("cannot read PlatformPolicies: {0}")]
+    Unavailable(kube::Error),
+    /// A policy does not parse (a bad quantity, say).
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl EffectivePolicy {
-    /// Combines `policies`; without any, the defaults (and cluster-scoped objects are refused).
+    /// Combines `policies` (those that apply to one namespace): the strictest limit wins, denials add up,
+    /// and an allowance holds when any policy grants it. Without any policy, the defaults, which refuse
+    /// protected kinds, cluster-scoped objects and other namespaces.
     pub(crate) fn combine(policies: &[PlatformPolicy]) -> Result<Self, String> {
-        let mut effective = EffectivePolicy { allow_cluster_scoped: !policies.is_empty(), ..Self::default() };
+        let mut effective = EffectivePolicy::default();
         for policy in policies {
             let name = policy.metadata.name.as_deref().unwrap_or_default();
             if let Some(sandbox) = &policy.spec.sandbox {
@@ -60,8 +205,10 @@ impl EffectivePolicy {
             }
             let targets = policy.spec.targets.clone().unwrap_or_default();
             effective.allowed_namespaces.extend(targets.allowed_namespaces);
-            effective.denied_kinds.extend(targets.denied_kinds);
-            effective.allow_cluster_scoped &= targets.allow_cluster_scoped;
+            effective.denied_kinds.extend(targets.denied_kinds.into_iter().map(|kind| (name.to_owned(), kind)));
+            effective.allowed_kinds.extend(targets.allowed_kinds);
+            effective.allow_cluster_scoped |= targets.allow_cluster_scoped;
+            effective.observe_secret_data |= targets.observe_secret_data;
         }
         Ok(effective)
     }
@@ -114,23 +261,30 @@ impl EffectivePolicy {
         namespaced: bool,
         home: &str,
     ) -> Option<Violation> {
-        let path = format!("{node}.metadata");
-        if self.denied_kinds.iter().any(|denied| denied.group == identity.group && denied.kind == identity.kind) {
-            let message = format!("{identity}: kind {} is denied by PlatformPolicy", identity.kind);
-            return Some(Violation::error(Phase::Output, path, message));
+        let refusal = self.decide(identity, namespaced, home).err()?;
+        let path = format!("{node}.{}", refusal.field());
+        Some(Violation::error(Phase::Output, path, refusal.message(identity, home)))
+    }
+
+    /// The target rules for one object: denied kinds first, then protected kinds, scope and namespace.
+    pub(crate) fn decide(&self, identity: &ObjectIdentity, namespaced: bool, home: &str) -> Result<(), Refusal> {
+        let same = |kind: &GroupKind| kind.group == identity.group && (kind.kind == identity.kind || kind.kind == "*");
+        if let Some((policy, _)) = self.denied_kinds.iter().find(|(_, kind)| same(kind)) {
+            return Err(Refusal::DeniedKind { policy: policy.clone() });
+        }
+        if let Some(protected) = Protected::of(&identity.group, &identity.kind)
+            && !self.allowed_kinds.iter().any(same)
+        {
+            return Err(Refusal::Protected(protected));
         }
         if !namespaced {
-            return (!self.allow_cluster_scoped).then(|| {
-                let message = format!("{identity}: cluster-scoped objects are not allowed by PlatformPolicy");
-                Violation::error(Phase::Output, path.clone(), message)
-            });
+            return if self.allow_cluster_scoped { Ok(()) } else { Err(Refusal::ClusterScoped) };
         }
         let namespace = identity.namespace.as_deref().unwrap_or(home);
         if namespace != home && !self.allowed_namespaces.iter().any(|allowed| allowed == namespace) {
-            let message = format!("{identity}: objects may be placed only in the Transform's namespace {home}");
-            return Some(Violation::error(Phase::Output, format!("{node}.metadata.namespace"), message));
+            return Err(Refusal::OtherNamespace { namespace: namespace.to_owned() });
         }
-        None
+        Ok(())
     }
 }
 
@@ -139,10 +293,28 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use pequod_api::{PlatformPolicySpec, SandboxPolicy, TargetRules};
 
     fn policy(name: &str, spec: PlatformPolicySpec) -> PlatformPolicy {
         PlatformPolicy::new(name, spec)
+    }
+
+    fn targets(rules: TargetRules) -> PlatformPolicySpec {
+        PlatformPolicySpec { targets: Some(rules), ..Default::default() }
+    }
+
+    fn object(group: &str, kind: &str, namespace: Option<&str>) -> ObjectIdentity {
+        ObjectIdentity {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: namespace.map(Into::into),
+            name: "x".into(),
+        }
+    }
+
+    fn kind(group: &str, kind: &str) -> GroupKind {
+        GroupKind { group: group.into(), kind: kind.into() }
     }
 
     #[test]
@@ -163,10 +335,7 @@ mod tests {
                     timeout: Some("200ms".into()),
                     ..Default::default()
                 }),
-                targets: Some(TargetRules {
-                    denied_kinds: vec![GroupKind { group: "".into(), kind: "Secret".into() }],
-                    ..Default::default()
-                }),
+                targets: Some(TargetRules { denied_kinds: vec![kind("", "Secret")], ..Default::default() }),
                 ..Default::default()
             },
         );
@@ -174,25 +343,128 @@ mod tests {
         assert_eq!(effective.limits.fuel, 5);
         assert_eq!(effective.limits.memory_bytes, 64 << 20);
         assert_eq!(effective.limits.timeout, Duration::from_millis(200));
-        assert!(!effective.allow_cluster_scoped);
-        let secret = ObjectIdentity { group: "".into(), kind: "Secret".into(), namespace: None, name: "s".into() };
-        assert!(effective.check("secret", &secret, true, "team").unwrap().message.contains("denied"));
+        assert!(effective.allow_cluster_scoped, "an allowance holds when any applicable policy grants it");
+        let secret = object("", "Secret", None);
+        let violation = effective.check("secret", &secret, true, "team").unwrap();
+        assert!(violation.message.contains("denied by PlatformPolicy b"), "{}", violation.message);
+    }
+
+    /// The target rules, without a policy and with the allowances that lift each refusal.
+    #[test]
+    fn target_rules_fail_closed_and_name_the_field_that_allows() {
+        let none = EffectivePolicy::combine(&[]).unwrap();
+        let allowing = EffectivePolicy::combine(&[policy(
+            "allow",
+            targets(TargetRules {
+                allowed_kinds: vec![kind("rbac.authorization.k8s.io", "RoleBinding"), kind("platform.pequod.io", "*")],
+                allowed_namespaces: vec!["shared".into()],
+                allow_cluster_scoped: true,
+                ..Default::default()
+            }),
+        )])
+        .unwrap();
+        let rbac = "rbac.authorization.k8s.io";
+        let cases: Vec<(ObjectIdentity, bool, Option<Refusal>, Option<Refusal>)> = vec![
+            (object("", "ConfigMap", None), true, None, None),
+            (object("apps", "Deployment", Some("team")), true, None, None),
+            (
+                object("", "ConfigMap", Some("other")),
+                true,
+                Some(Refusal::OtherNamespace { namespace: "other".into() }),
+                Some(Refusal::OtherNamespace { namespace: "other".into() }),
+            ),
+            (
+                object("", "ConfigMap", Some("shared")),
+                true,
+                Some(Refusal::OtherNamespace { namespace: "shared".into() }),
+                None,
+            ),
+            (object(rbac, "RoleBinding", None), true, Some(Refusal::Protected(Protected::Rbac)), None),
+            (
+                object(rbac, "Role", None),
+                true,
+                Some(Refusal::Protected(Protected::Rbac)),
+                Some(Refusal::Protected(Protected::Rbac)),
+            ),
+            (
+                object(rbac, "ClusterRoleBinding", None),
+                false,
+                Some(Refusal::Protected(Protected::Rbac)),
+                Some(Refusal::Protected(Protected::Rbac)),
+            ),
+            (
+                object("platform.pequod.io", "ResourceGraph", None),
+                true,
+                Some(Refusal::Protected(Protected::Pequod)),
+                None,
+            ),
+            (object("platform.pequod.io", "Transform", None), true, Some(Refusal::Protected(Protected::Pequod)), None),
+            (
+                object("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", None),
+                false,
+                Some(Refusal::Protected(Protected::Admission)),
+                Some(Refusal::Protected(Protected::Admission)),
+            ),
+            (
+                object("apiextensions.k8s.io", "CustomResourceDefinition", None),
+                false,
+                Some(Refusal::Protected(Protected::Crd)),
+                Some(Refusal::Protected(Protected::Crd)),
+            ),
+            (
+                object("", "Namespace", None),
+                false,
+                Some(Refusal::Protected(Protected::Namespace)),
+                Some(Refusal::Protected(Protected::Namespace)),
+            ),
+            (object("storage.k8s.io", "StorageClass", None), false, Some(Refusal::ClusterScoped), None),
+        ];
+        for (identity, namespaced, without, with) in cases {
+            assert_eq!(none.decide(&identity, namespaced, "team").err(), without, "no policy: {identity}");
+            assert_eq!(allowing.decide(&identity, namespaced, "team").err(), with, "allowing policy: {identity}");
+        }
     }
 
     #[test]
-    fn objects_stay_in_the_transforms_namespace() {
-        let effective = EffectivePolicy::combine(&[]).unwrap();
-        let mut map = ObjectIdentity { group: "".into(), kind: "ConfigMap".into(), namespace: None, name: "c".into() };
-        assert!(effective.check("config", &map, true, "team").is_none());
-        map.namespace = Some("kube-system".into());
-        assert_eq!(effective.check("config", &map, true, "team").unwrap().path, "config.metadata.namespace");
-        let role = ObjectIdentity {
-            group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            namespace: None,
-            name: "r".into(),
+    fn refusals_say_which_policy_field_would_allow_them() {
+        let none = EffectivePolicy::combine(&[]).unwrap();
+        let binding = object("rbac.authorization.k8s.io", "RoleBinding", Some("team"));
+        let violation = none.check("admin", &binding, true, "team").unwrap();
+        assert_eq!(violation.path, "admin.kind");
+        assert!(violation.message.contains("spec.targets.allowedKinds"), "{}", violation.message);
+        let elsewhere = object("", "ConfigMap", Some("victim"));
+        let violation = none.check("config", &elsewhere, true, "team").unwrap();
+        assert_eq!(violation.path, "config.metadata.namespace");
+        assert!(violation.message.contains("spec.targets.allowedNamespaces"), "{}", violation.message);
+        let class = object("storage.k8s.io", "StorageClass", None);
+        assert!(none.check("class", &class, false, "team").unwrap().message.contains("allowClusterScoped"));
+    }
+
+    #[test]
+    fn policies_apply_to_the_namespaces_they_select() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
         };
-        assert!(effective.check("role", &role, false, "team").unwrap().message.contains("cluster-scoped"));
+        let selector = LabelSelector {
+            match_labels: Some(labels(&[("tier", "platform")]).into_iter().collect()),
+            ..Default::default()
+        };
+        let everywhere = policy("all", PlatformPolicySpec::default());
+        let listed = policy("listed", PlatformPolicySpec { namespaces: vec!["team-a".into()], ..Default::default() });
+        let selected =
+            policy("selected", PlatformPolicySpec { namespace_selector: Some(selector), ..Default::default() });
+        let cases = [
+            (&everywhere, "team-a", labels(&[]), true),
+            (&listed, "team-a", labels(&[]), true),
+            (&listed, "team-b", labels(&[("tier", "platform")]), false),
+            (&selected, "team-b", labels(&[("tier", "platform")]), true),
+            (&selected, "team-b", labels(&[("tier", "apps")]), false),
+            (&selected, "team-c", labels(&[]), false),
+        ];
+        for (policy, namespace, labels, expected) in cases {
+            let name = policy.metadata.name.clone().unwrap_or_default();
+            assert_eq!(applies(policy, namespace, &labels), expected, "{name} in {namespace} {labels:?}");
+        }
     }
 
     #[test]

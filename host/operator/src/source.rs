@@ -115,6 +115,7 @@ impl Resolved {
 /// The component `cue_ref` names, read in `namespace`, allowed by `policy`.
 pub(crate) async fn resolve(
     context: &Context,
+    client: &kube::Client,
     namespace: &str,
     cue_ref: &CueRef,
     policy: &EffectivePolicy,
@@ -144,9 +145,9 @@ pub(crate) async fn resolve(
             }
         }
         SourceType::Inline => compile(context, pequod_embedded::inline_sources(&cue_ref.reference)).await,
-        SourceType::Configmap => configmap(context, namespace, cue_ref).await,
-        SourceType::Oci => oci(context, namespace, cue_ref, policy).await,
-        SourceType::Git => git(context, namespace, cue_ref).await,
+        SourceType::Configmap => configmap(context, client, namespace, cue_ref).await,
+        SourceType::Oci => oci(context, client, namespace, cue_ref, policy).await,
+        SourceType::Git => git(context, client, namespace, cue_ref).await,
     }
 }
 
@@ -158,8 +159,13 @@ async fn compile(context: &Context, sources: Sources) -> Result<Resolved, Source
     Ok(Resolved { digest: Some(digest), ..Resolved::local(wasm) })
 }
 
-async fn configmap(context: &Context, namespace: &str, cue_ref: &CueRef) -> Result<Resolved, SourceError> {
-    let config_maps: Api<ConfigMap> = Api::namespaced(context.client.clone(), namespace);
+async fn configmap(
+    context: &Context,
+    client: &kube::Client,
+    namespace: &str,
+    cue_ref: &CueRef,
+) -> Result<Resolved, SourceError> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let Some(config_map) = config_maps.get_opt(&cue_ref.reference).await? else {
         return Err(SourceError::NotFound(format!("ConfigMap {namespace}/{} does not exist", cue_ref.reference)));
     };
@@ -180,14 +186,14 @@ async fn configmap(context: &Context, namespace: &str, cue_ref: &CueRef) -> Resu
 
 /// The data of the Secret `cueRef.pullSecretRef` names, if any.
 async fn pull_secret(
-    context: &Context,
+    client: &kube::Client,
     namespace: &str,
     cue_ref: &CueRef,
 ) -> Result<Option<(String, BTreeMap<String, Vec<u8>>)>, SourceError> {
     let Some(reference) = &cue_ref.pull_secret_ref else {
         return Ok(None);
     };
-    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), namespace);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let Some(secret) = secrets.get_opt(&reference.name).await? else {
         return Err(SourceError::NotFound(format!(
             "cueRef.pullSecretRef names Secret {namespace}/{}, which does not exist",
@@ -200,12 +206,13 @@ async fn pull_secret(
 
 async fn oci(
     context: &Context,
+    client: &kube::Client,
     namespace: &str,
     cue_ref: &CueRef,
     policy: &EffectivePolicy,
 ) -> Result<Resolved, SourceError> {
     let mut options = RegistryOptions { plain_http: context.options.insecure_registries.clone(), ..Default::default() };
-    if let Some((name, data)) = pull_secret(context, namespace, cue_ref).await? {
+    if let Some((name, data)) = pull_secret(client, namespace, cue_ref).await? {
         let config = data.get(".dockerconfigjson").ok_or_else(|| {
             SourceError::NotFound(format!(
                 "Secret {namespace}/{name} has no .dockerconfigjson key; create it with `kubectl create secret \
@@ -251,7 +258,12 @@ async fn oci(
     }
 }
 
-async fn git(context: &Context, namespace: &str, cue_ref: &CueRef) -> Result<Resolved, SourceError> {
+async fn git(
+    context: &Context,
+    client: &kube::Client,
+    namespace: &str,
+    cue_ref: &CueRef,
+) -> Result<Resolved, SourceError> {
     use pequod_supply::{GitCredentials, GitFetchOptions, GitReference};
     let mut text = cue_ref.reference.clone();
     if let Some(path) = cue_ref.path.as_deref().filter(|p| !p.trim_matches('/').is_empty()) {
@@ -261,7 +273,7 @@ async fn git(context: &Context, namespace: &str, cue_ref: &CueRef) -> Result<Res
     let reference = GitReference::parse(&text)?;
     let cache = context.options.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("git");
     let mut options = GitFetchOptions::new(cache);
-    let credentials = match pull_secret(context, namespace, cue_ref).await? {
+    let credentials = match pull_secret(client, namespace, cue_ref).await? {
         Some((name, data)) => {
             options.credentials_source = Some(format!("Secret \"{namespace}/{name}\""));
             Some(GitCredentials::from_secret_data(&data)?)

@@ -3,18 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use pequod_api::{
-    ConditionType, FIELD_MANAGER, GraphPhase, NodeSummary, PlatformPolicy, ResolvedCueRef, ResourceGraph,
-    ResourceGraphSpec, Transform, TransformStatus, render_context, set_condition,
+    ConditionType, FIELD_MANAGER, GraphPhase, NodeSummary, ResolvedCueRef, ResourceGraph, ResourceGraphSpec, Transform,
+    TransformStatus, render_context, set_condition,
 };
 use pequod_graph::{Graph, ObjectIdentity, Violation};
 use serde_json::json;
 
+use crate::discovery::Discovery;
 use crate::events::Severity;
-use crate::policy::EffectivePolicy;
+use crate::policy::{EffectivePolicy, PolicyError};
 use crate::{Context, Error, now, source};
 
 /// How often a Transform is looked at again when nothing changes, to pick up policy changes.
@@ -82,18 +83,23 @@ async fn render_and_hand_over(
         );
     }
 
-    let policies: Api<PlatformPolicy> = Api::all(context.client.clone());
-    let policies = policies.list(&ListParams::default()).await.map_err(|error| Stopped {
-        reason: "PolicyUnavailable",
-        message: format!("cannot list PlatformPolicies: {error}"),
-        transient: true,
-    })?;
-    let policy = match EffectivePolicy::combine(&policies.items) {
+    let policy = match crate::policy::for_namespace(&context.client, namespace).await {
         Ok(policy) => policy,
-        Err(message) => return condition(ConditionType::SourceReady, false, "InvalidPolicy", message),
+        Err(PolicyError::Unavailable(error)) => {
+            let message = format!("cannot read PlatformPolicies: {error}");
+            return Err(Stopped { reason: "PolicyUnavailable", message, transient: true });
+        }
+        Err(PolicyError::Invalid(message)) => {
+            return condition(ConditionType::SourceReady, false, "InvalidPolicy", message);
+        }
+    };
+    let identity = context.identities.of(namespace, transform.spec.service_account_name.as_deref());
+    let client = match context.identities.client(&context.client, &identity) {
+        Ok(client) => client,
+        Err(error) => return condition(ConditionType::SourceReady, false, "IdentityUnavailable", error.to_string()),
     };
 
-    let resolution = source::resolve(context, namespace, &transform.spec.cue_ref, &policy).await;
+    let resolution = source::resolve(context, &client, namespace, &transform.spec.cue_ref, &policy).await;
     context.metrics.source_resolved(resolution.as_ref().map_or_else(|error| error.reason(), |_| "ok"));
     if let Some(cache) = &context.blob_cache {
         context.metrics.blob_cache(&cache.stats());
@@ -149,7 +155,7 @@ async fn render_and_hand_over(
         && deferred(&first.graph).next().is_some()
     {
         // Some nodes wait for the live state of others: read the nodes that are ready and render again.
-        let observed = observe(transform, namespace, context).await.map_err(|message| Stopped {
+        let observed = observe(transform, namespace, &client, &policy, context).await.map_err(|message| Stopped {
             reason: "ObserveFailed",
             message,
             transient: true,
@@ -228,13 +234,29 @@ async fn render_and_hand_over(
         }
     }
 
-    let graph_status = hand_over(transform, namespace, graph, context).await.map_err(|error| Stopped {
+    let waiting: Vec<&str> = deferred(&rendered.graph).collect();
+    let spec = ResourceGraphSpec {
+        graph,
+        adopt: transform.spec.adopt.clone(),
+        service_account_name: identity.service_account().map(str::to_owned),
+        deferred: waiting.iter().map(|id| (*id).to_owned()).collect(),
+    };
+    let write_failed = |error: kube::Error| Stopped {
         reason: "ResourceGraphWriteFailed",
         message: error.to_string(),
         transient: true,
-    })?;
+    };
+    let hash = spec.hash();
+    if status.graph_hash.as_deref() != Some(hash.as_str()) {
+        // The executor runs only the graph whose hash the Transform records: record it before handing over.
+        status.graph_hash = Some(hash);
+        crate::write_status(&context.client, transform, namespace, &*status).await.map_err(|error| match error {
+            Error::Kube(error) => write_failed(error),
+            other => Stopped { reason: "StatusWriteFailed", message: other.to_string(), transient: true },
+        })?;
+    }
+    let graph_status = hand_over(transform, namespace, spec, context).await.map_err(write_failed)?;
     status.resource_graph_ref = Some(transform.name_any());
-    let waiting: Vec<&str> = deferred(&rendered.graph).collect();
     report_progress(status, graph_status.as_ref(), nodes, &waiting, generation)
 }
 
@@ -243,10 +265,14 @@ fn deferred(graph: &Graph) -> impl Iterator<Item = &str> {
     graph.violations.iter().filter(|v| v.message.starts_with("deferred:")).map(|v| v.path.as_str())
 }
 
-/// The live objects of the Transform's nodes that are ready, by node id: `context.observed`.
+/// The live objects of the Transform's nodes that are ready, by node id: `context.observed`. Only objects in
+/// the graph's inventory are read (never an object the graph merely names), with the Transform's identity;
+/// Secret data is left out unless a PlatformPolicy allows modules to read it.
 async fn observe(
     transform: &Transform,
     namespace: &str,
+    client: &kube::Client,
+    policy: &EffectivePolicy,
     context: &Context,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let graphs: Api<ResourceGraph> = Api::namespaced(context.client.clone(), namespace);
@@ -254,35 +280,41 @@ async fn observe(
     else {
         return Ok(serde_json::Map::new());
     };
-    let ready: Vec<&pequod_api::NodeStatus> = graph
-        .status
-        .iter()
-        .flat_map(|status| &status.nodes)
-        .filter(|node| node.state == pequod_api::NodeState::Ready)
-        .collect();
+    let Some(status) = &graph.status else { return Ok(serde_json::Map::new()) };
+    let ready: Vec<&str> =
+        status.nodes.iter().filter(|node| node.state == pequod_api::NodeState::Ready).map(|n| n.id.as_str()).collect();
     let mut observed = serde_json::Map::new();
-    for node in ready {
-        let Some(spec) = graph.spec.graph.nodes.iter().find(|n| n.id == node.id) else { continue };
-        let api_version = spec.object["apiVersion"].as_str().unwrap_or_default();
-        let kind_name = spec.object["kind"].as_str().unwrap_or_default();
-        let Ok(identity) = ObjectIdentity::of(&spec.object) else { continue };
+    for entry in status.inventory.iter().filter(|entry| ready.contains(&entry.node.as_str())) {
         let kind = context
             .discovery
-            .resolve(api_version, kind_name)
+            .resolve(&entry.api_version, &entry.kind)
             .await
-            .map_err(|e| format!("cannot discover {kind_name} in {api_version}: {e}"))?;
-        let api = context.discovery.api(&kind, identity.namespace.as_deref().unwrap_or(namespace));
-        match api.get_opt(&identity.name).await {
-            Ok(Some(mut object)) => {
-                object.metadata.managed_fields = None;
-                let value = serde_json::to_value(&object).map_err(|e| e.to_string())?;
-                observed.insert(node.id.clone(), value);
+            .map_err(|e| format!("cannot discover {} in {}: {e}", entry.kind, entry.api_version))?;
+        let api = Discovery::api(client, &kind, entry.namespace.as_deref().unwrap_or(namespace));
+        match api.get_opt(&entry.name).await {
+            Ok(Some(object)) if object.metadata.uid == entry.uid || entry.uid.is_none() => {
+                let value = observed_value(object, policy.observe_secret_data).map_err(|e| e.to_string())?;
+                observed.insert(entry.node.clone(), value);
             }
-            Ok(None) => {}
-            Err(error) => return Err(format!("cannot read {identity}: {error}")),
+            Ok(_) => {}
+            Err(error) => return Err(format!("cannot read {} {}: {error}", entry.kind, entry.name)),
         }
     }
     Ok(observed)
+}
+
+/// A live object as a module sees it: no managed fields, and a Secret without its data unless allowed.
+fn observed_value(mut object: kube::api::DynamicObject, secret_data: bool) -> serde_json::Result<serde_json::Value> {
+    object.metadata.managed_fields = None;
+    let is_secret = object.types.as_ref().is_some_and(|types| types.kind == "Secret" && types.api_version == "v1");
+    if is_secret
+        && !secret_data
+        && let Some(fields) = object.data.as_object_mut()
+    {
+        fields.remove("data");
+        fields.remove("stringData");
+    }
+    serde_json::to_value(&object)
 }
 
 /// Renders in the sandbox, or reuses the Transform's last render when nothing that goes into it changed:
@@ -358,6 +390,13 @@ async fn place_and_check(
         if kind.namespaced && node.object["metadata"]["namespace"].is_null() {
             node.object["metadata"]["namespace"] = json!(namespace);
         }
+        if !kind.namespaced
+            && let Some(metadata) = node.object["metadata"].as_object_mut()
+        {
+            // A cluster-scoped object has no namespace: one written anyway must not make the object look
+            // different to the inventory than to the graph.
+            metadata.remove("namespace");
+        }
         let identity = ObjectIdentity::of(&node.object).map_err(|field| format!("node {}: {field}", node.id))?;
         violations.extend(policy.check(&node.id, &identity, kind.namespaced, namespace));
     }
@@ -368,12 +407,11 @@ async fn place_and_check(
 async fn hand_over(
     transform: &Transform,
     namespace: &str,
-    graph: Graph,
+    spec: ResourceGraphSpec,
     context: &Context,
 ) -> Result<Option<pequod_api::ResourceGraphStatus>, kube::Error> {
     let graphs: Api<ResourceGraph> = Api::namespaced(context.client.clone(), namespace);
     let name = transform.name_any();
-    let spec = ResourceGraphSpec { graph, adopt: transform.spec.adopt.clone() };
     let mut resource_graph = ResourceGraph::new(&name, spec);
     resource_graph.metadata.owner_references = transform.controller_owner_ref(&()).map(|owner| vec![owner]);
     let applied =
@@ -405,18 +443,25 @@ fn report_progress(
             ),
         ),
         GraphPhase::Ready => (true, "Ready", format!("all {total} nodes are ready")),
-        GraphPhase::Failed => {
-            let failed: Vec<String> = graph_status
-                .into_iter()
-                .flat_map(|s| &s.nodes)
-                .filter_map(|n| n.last_error.as_ref().map(|e| format!("{}: {e}", n.id)))
-                .collect();
-            (false, "ApplyFailed", failed.join("; "))
-        }
+        GraphPhase::Failed => failure(graph_status),
         _ => (false, "Progressing", format!("{ready}/{total} nodes ready")),
     };
     set_condition(&mut status.conditions, ConditionType::Ready, ok, reason, message, generation, now());
     Ok(())
+}
+
+/// Why a graph failed: its nodes' errors, or what its executor refused (an unverified graph, say).
+fn failure(graph_status: Option<&pequod_api::ResourceGraphStatus>) -> (bool, &'static str, String) {
+    let failed: Vec<String> = graph_status
+        .into_iter()
+        .flat_map(|s| &s.nodes)
+        .filter_map(|n| n.last_error.as_ref().map(|e| format!("{}: {e}", n.id)))
+        .collect();
+    if !failed.is_empty() {
+        return (false, "ApplyFailed", failed.join("; "));
+    }
+    let refused = graph_status.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    (false, "ApplyFailed", refused.map(|c| format!("{}: {}", c.reason, c.message)).unwrap_or_default())
 }
 
 /// Transient API errors are retried soon; anything else waits for a change.

@@ -177,5 +177,21 @@ async fn deferred_nodes_wait_for_observed_state() {
     mark_deployment_available(&client, &namespace, "reports").await.unwrap();
     let transform = ready(&transforms, "reports").await;
     assert_eq!(transform.status.unwrap().nodes.unwrap().summary, "3/3");
+
+    // The Role turns not-ready again (ACK re-syncing): the nodes that read it are deferred again, and keep
+    // their objects (same uid) instead of being pruned.
+    let account_uid = accounts.get("reports").await.unwrap().metadata.uid;
+    let deployment_uid = deployments.get("reports").await.unwrap().metadata.uid;
+    let resync = json!({"apiVersion": "iam.services.k8s.aws/v1alpha1", "kind": "Role", "status": {
+        "conditions": [{"type": "ACK.ResourceSynced", "status": "False", "reason": "Throttled"}]}});
+    roles.patch_status("reports", &PatchParams::apply("ack-iam-controller"), &Patch::Apply(&resync)).await.unwrap();
+    eventually("Ready=False again", || async {
+        let transform = transforms.get("reports").await.unwrap();
+        (condition(&transform, "Ready")?.status == "False").then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(accounts.get("reports").await.unwrap().metadata.uid, account_uid, "the ServiceAccount was kept");
+    assert_eq!(deployments.get("reports").await.unwrap().metadata.uid, deployment_uid, "the Deployment was kept");
     cluster.delete_namespace(&namespace).await.unwrap();
 }

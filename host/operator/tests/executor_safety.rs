@@ -1,0 +1,218 @@
+//! The executor never loses what it manages, on a real kube-apiserver: renaming a node, a cluster-scoped node
+//! that names a namespace, two Transforms claiming one object, a ResourceGraph deleted alone, suspend, a
+//! finalizer whose CRD is gone, and an object protected from prune.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Operator, apply, cluster, eventually};
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use pequod_api::{PlatformPolicy, ResourceGraph, Transform};
+use serde_json::{Value, json};
+
+const PASSTHROUGH: &str = r#"package passthrough
+
+module: {name: "passthrough", version: "1.0.0"}
+#Input: {nodes: {...}}
+input: #Input
+context: {...}
+graph: nodes: input.nodes
+"#;
+
+fn passthrough(name: &str, nodes: Value) -> Value {
+    json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform", "metadata": {"name": name},
+        "spec": {"cueRef": {"type": "inline", "ref": PASSTHROUGH}, "input": {"nodes": nodes}}})
+}
+
+fn config_map(name: &str, value: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": value}})
+}
+
+async fn uid(maps: &Api<ConfigMap>, name: &str) -> Option<String> {
+    maps.get_opt(name).await.unwrap()?.metadata.uid
+}
+
+fn node_error(graph: &ResourceGraph, id: &str) -> Option<String> {
+    graph.status.as_ref()?.nodes.iter().find(|node| node.id == id)?.last_error.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renaming_a_node_keeps_its_object() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("rename").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+
+    apply(&client, &namespace, &passthrough("data", json!({"store": {"object": config_map("data", "1")}}))).await;
+    common::ready(&client, &namespace, "data").await;
+    let before = uid(&maps, "data").await.unwrap();
+    apply(&client, &namespace, &passthrough("data", json!({"volume": {"object": config_map("data", "2")}}))).await;
+    eventually("the new value under the new node id", || async {
+        let map = maps.get("data").await.ok()?;
+        (map.data?.get("k").map(String::as_str) == Some("2")).then_some(())
+    })
+    .await;
+    common::ready(&client, &namespace, "data").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(uid(&maps, "data").await, Some(before), "the object was never deleted and re-created");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_scoped_node_that_names_a_namespace_is_applied_once() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("scoped").await.unwrap();
+    let operator = Operator::start(client.clone(), &namespace);
+    let policies: Api<PlatformPolicy> = Api::all(client.clone());
+    let policy = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "PlatformPolicy",
+        "metadata": {"name": "scoped"}, "spec": {"namespaces": [namespace], "targets": {"allowClusterScoped": true}}});
+    policies.patch("scoped", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&policy)).await.unwrap();
+    let class_name = format!("{namespace}-class");
+    let class = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+        "metadata": {"name": class_name, "namespace": namespace}, "value": 1000});
+    apply(&client, &namespace, &passthrough("class", json!({"class": {"object": class}}))).await;
+    common::ready(&client, &namespace, "class").await;
+    let classes: Api<PriorityClass> = Api::all(client.clone());
+    let before = classes.get(&class_name).await.unwrap().metadata.uid;
+    let applied = operator.counter("pequod_applies_total{result=\"applied\"}");
+    // Several reconciles later: the same object, not applied again.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(classes.get(&class_name).await.unwrap().metadata.uid, before);
+    assert_eq!(operator.counter("pequod_applies_total{result=\"applied\"}"), applied, "no apply after Ready");
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+    let inventory = graphs.get("class").await.unwrap().status.unwrap().inventory;
+    assert_eq!(inventory.len(), 1);
+    assert_eq!(inventory[0].namespace, None);
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
+    transforms.delete("class", &DeleteParams::default()).await.unwrap();
+    eventually("the PriorityClass to be deleted with its Transform", || async {
+        classes.get_opt(&class_name).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    policies.delete("scoped", &DeleteParams::default()).await.unwrap();
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_of_another_graph_is_refused_naming_it() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("claims").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+
+    apply(&client, &namespace, &passthrough("first", json!({"shared": {"object": config_map("shared", "first")}})))
+        .await;
+    common::ready(&client, &namespace, "first").await;
+    let mut second = passthrough("second", json!({"shared": {"object": config_map("shared", "second")}}));
+    second["spec"]["adopt"] = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "shared"}]);
+    apply(&client, &namespace, &second).await;
+    let error =
+        eventually("the refusal", || async { node_error(&graphs.get_opt("second").await.unwrap()?, "shared") }).await;
+    assert!(error.contains("first"), "the other graph is named: {error}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(maps.get("shared").await.unwrap().data.unwrap()["k"], "first", "no flip-flop");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_only_the_resource_graph_keeps_the_objects() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("regraph").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+
+    apply(&client, &namespace, &passthrough("kept", json!({"config": {"object": config_map("kept", "1")}}))).await;
+    common::ready(&client, &namespace, "kept").await;
+    let before = uid(&maps, "kept").await.unwrap();
+    let old_graph = graphs.get("kept").await.unwrap().metadata.uid;
+    graphs.delete("kept", &DeleteParams::default()).await.unwrap();
+    eventually("a new ResourceGraph", || async {
+        let graph = graphs.get_opt("kept").await.unwrap()?;
+        (graph.metadata.uid != old_graph && graph.metadata.deletion_timestamp.is_none()).then_some(())
+    })
+    .await;
+    common::ready(&client, &namespace, "kept").await;
+    assert_eq!(uid(&maps, "kept").await, Some(before), "the object survived its graph's deletion");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_stops_every_write() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("suspend").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+
+    let mut manifest = passthrough("paused", json!({"config": {"object": config_map("paused", "1")}}));
+    apply(&client, &namespace, &manifest).await;
+    common::ready(&client, &namespace, "paused").await;
+    manifest["spec"]["suspend"] = json!(true);
+    apply(&client, &namespace, &manifest).await;
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+    eventually("the graph to say Suspended", || async {
+        let graph = graphs.get("paused").await.ok()?;
+        graph.status?.conditions.into_iter().find(|c| c.type_ == "Ready" && c.reason == "Suspended")
+    })
+    .await;
+    maps.delete("paused", &DeleteParams::default()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(maps.get_opt("paused").await.unwrap().is_none(), "no drift correction while suspended");
+    manifest["spec"]["suspend"] = json!(false);
+    apply(&client, &namespace, &manifest).await;
+    eventually("the object back after resuming", || async { maps.get_opt("paused").await.unwrap() }).await;
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+fn widget_crd(group: &str) -> CustomResourceDefinition {
+    serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("widgets.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"kind": "Widget", "listKind": "WidgetList", "plural": "widgets", "singular": "widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_objects_survive_prune_and_cleanup() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("finish").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let group = format!("{namespace}.example.com");
+    cluster.install_crds(&[widget_crd(&group)]).await.unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
+
+    let mut protected = config_map("protected", "1");
+    protected["metadata"]["annotations"] = json!({"platform.pequod.io/prune": "disabled"});
+    let widget = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": "w"}, "spec": {}});
+    let nodes = json!({"protected": {"object": protected}, "widget": {"object": widget}});
+    apply(&client, &namespace, &passthrough("finish", nodes)).await;
+    common::ready(&client, &namespace, "finish").await;
+
+    // The protected object's node leaves the graph: it is abandoned, not deleted.
+    apply(&client, &namespace, &passthrough("finish", json!({"widget": {"object": widget}}))).await;
+    eventually("the protected object abandoned", || async {
+        let map = maps.get("protected").await.ok()?;
+        let labels = map.metadata.labels.unwrap_or_default();
+        (!labels.contains_key("app.kubernetes.io/managed-by")).then_some(())
+    })
+    .await;
+
+    transforms.delete("finish", &DeleteParams::default()).await.unwrap();
+    eventually("the graph's finalizer to finish", || async {
+        graphs.get_opt("finish").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert!(maps.get_opt("protected").await.unwrap().is_some(), "the protected object survived");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
