@@ -2,8 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
+use pequod_api::units::parse_duration;
 use pequod_operator::{Context, LeaderElection, Options, RunOptions};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 
@@ -27,6 +29,15 @@ pub struct RunArgs {
     /// Name of the leader Lease.
     #[arg(long, value_name = "NAME", default_value = "pequod-operator")]
     leader_election_id: String,
+    /// How long a standby waits, on its own clock, after it last saw the Lease change before taking it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
+    leader_election_lease_duration: Duration,
+    /// How long the leader keeps leading without a successful renewal (shorter than the lease duration).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    leader_election_renew_deadline: Duration,
+    /// How often the leader renews the Lease and standbys look at it.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2s")]
+    leader_election_retry_period: Duration,
     /// How many Transforms (and, separately, ResourceGraphs) are reconciled at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: u16,
@@ -58,8 +69,16 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let identity = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
             .unwrap_or_else(|_| format!("pequod-{}", std::process::id()));
-        LeaderElection::new(namespace, args.leader_election_id.clone(), identity)
+        LeaderElection {
+            lease_duration: args.leader_election_lease_duration,
+            renew_deadline: args.leader_election_renew_deadline,
+            retry_period: args.leader_election_retry_period,
+            ..LeaderElection::new(namespace, args.leader_election_id.clone(), identity)
+        }
     });
+    if let Some(election) = &leader_election {
+        election.validate().map_err(Failure::Io)?;
+    }
     let cache_dir = args.cache_dir.clone().or_else(crate::render::default_cache_dir);
     let options = Options {
         render_cache: !args.no_render_cache,

@@ -45,7 +45,7 @@ use pequod_api::{ResourceGraph, Transform};
 use pequod_sandbox::Sandbox;
 
 pub use crate::error::Error;
-pub use crate::leader::LeaderElection;
+pub use crate::leader::{LeaderElection, LeadershipLost, lead};
 pub use crate::metrics::Metrics;
 
 /// Settings of the controllers.
@@ -259,14 +259,9 @@ pub async fn run_with(context: Arc<Context>, options: RunOptions) -> Result<(), 
         run(context).await;
         return Ok(());
     };
-    let elector = leader::Elector::new(context.client.clone(), election);
-    elector.acquire().await;
-    let outcome = tokio::select! {
-        () = run(Arc::clone(&context)) => Ok(()),
-        () = elector.keep() => Err(Error::Invalid("lost leadership; exiting so that a restart rejoins the election".into())),
-    };
-    elector.release().await;
-    outcome
+    lead(context.client.clone(), election, run(Arc::clone(&context)))
+        .await
+        .map_err(|lost| Error::Invalid(format!("{lost}; exiting so that a restart rejoins the election")))
 }
 
 /// Runs both controllers until the process is asked to stop.
