@@ -6,27 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Operator, apply, cluster, eventually};
+use common::{Operator, apply, cluster, eventually, passthrough};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use pequod_api::{PlatformPolicy, ResourceGraph, Transform};
 use serde_json::{Value, json};
-
-const PASSTHROUGH: &str = r#"package passthrough
-
-module: {name: "passthrough", version: "1.0.0"}
-#Input: {nodes: {...}}
-input: #Input
-context: {...}
-graph: nodes: input.nodes
-"#;
-
-fn passthrough(name: &str, nodes: Value) -> Value {
-    json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform", "metadata": {"name": name},
-        "spec": {"cueRef": {"type": "inline", "ref": PASSTHROUGH}, "input": {"nodes": nodes}}})
-}
 
 fn config_map(name: &str, value: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": value}})

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Operator, apply, cluster, condition, eventually, eventually_within};
+use common::{Operator, apply, cluster, condition, eventually, eventually_within, passthrough};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -16,16 +16,6 @@ use pequod_api::{PlatformPolicy, ResourceGraph, Transform};
 use pequod_operator::Options;
 use pequod_test_harness::TestCluster;
 use serde_json::{Value, json};
-
-/// A module that renders whatever nodes its input holds: the most hostile module there is.
-const PASSTHROUGH: &str = r#"package passthrough
-
-module: {name: "passthrough", version: "1.0.0"}
-#Input: {nodes: {...}}
-input: #Input
-context: {...}
-graph: nodes: input.nodes
-"#;
 
 /// A module that copies a Secret's data, once observed, into a ConfigMap.
 const OBSERVER: &str = r#"package observer
@@ -47,11 +37,6 @@ graph: nodes: {
 	}
 }
 "#;
-
-fn passthrough(name: &str, nodes: Value) -> Value {
-    json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform", "metadata": {"name": name},
-        "spec": {"cueRef": {"type": "inline", "ref": PASSTHROUGH}, "input": {"nodes": nodes}}})
-}
 
 fn config_map(name: &str, namespace: Option<&str>) -> Value {
     let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}});

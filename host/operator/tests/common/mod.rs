@@ -184,3 +184,19 @@ impl FlakyProxy {
         Client::try_from(config).unwrap()
     }
 }
+
+/// An inline module that renders whatever nodes its input holds: the most hostile module there is.
+pub const PASSTHROUGH: &str = r#"package passthrough
+
+module: {name: "passthrough", version: "1.0.0"}
+#Input: {nodes: {...}}
+input: #Input
+context: {...}
+graph: nodes: input.nodes
+"#;
+
+/// A Transform of the [`PASSTHROUGH`] module rendering `nodes`.
+pub fn passthrough(name: &str, nodes: Value) -> Value {
+    json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform", "metadata": {"name": name},
+        "spec": {"cueRef": {"type": "inline", "ref": PASSTHROUGH}, "input": {"nodes": nodes}}})
+}
