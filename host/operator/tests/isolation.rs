@@ -7,9 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Operator, apply, cluster, condition, eventually, eventually_within, passthrough};
+use common::{Operator, apply, cluster, condition, eventually, eventually_within, passthrough, reasons};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use pequod_api::{PlatformPolicy, ResourceGraph, Transform};
@@ -58,16 +57,6 @@ async fn set_policy(client: &kube::Client, name: &str, namespace: &str, targets:
     let policy = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "PlatformPolicy",
         "metadata": {"name": name}, "spec": {"namespaces": [namespace], "targets": targets}});
     policies.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&policy)).await.unwrap();
-}
-
-async fn reasons(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
-    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
-    let list = events.list(&Default::default()).await.unwrap();
-    list.items
-        .into_iter()
-        .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter_map(|event| event.reason)
-        .collect()
 }
 
 /// Waits for `PolicyPassed=False` and returns the violation messages.

@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{Operator, apply_transform, cluster, condition, eventually};
+use common::{Operator, apply_transform, cluster, condition, eventually, reasons};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use pequod_api::{PlatformPolicy, ResourceGraph, Transform};
 use serde_json::json;
@@ -16,16 +15,6 @@ async fn set_policy(client: &kube::Client, spec: serde_json::Value) {
     let policy = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "PlatformPolicy",
         "metadata": {"name": "test-policy"}, "spec": spec});
     policies.patch("test-policy", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&policy)).await.unwrap();
-}
-
-async fn reasons(client: &kube::Client, namespace: &str, name: &str) -> Vec<String> {
-    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
-    let list = events.list(&Default::default()).await.unwrap();
-    list.items
-        .into_iter()
-        .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter_map(|event| event.reason)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

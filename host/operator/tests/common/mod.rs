@@ -200,3 +200,14 @@ pub fn passthrough(name: &str, nodes: Value) -> Value {
     json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform", "metadata": {"name": name},
         "spec": {"cueRef": {"type": "inline", "ref": PASSTHROUGH}, "input": {"nodes": nodes}}})
 }
+
+/// The reasons of the Events recorded about the object named `name` in `namespace`.
+pub async fn reasons(client: &Client, namespace: &str, name: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), namespace);
+    let list = events.list(&Default::default()).await.unwrap();
+    list.items
+        .into_iter()
+        .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|event| event.reason)
+        .collect()
+}
