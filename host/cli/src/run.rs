@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use pequod_api::units::parse_bytes;
 use pequod_operator::{Context, LeaderElection, Options, RunOptions};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 
@@ -30,6 +31,10 @@ pub struct RunArgs {
     /// How many Transforms (and, separately, ResourceGraphs) are reconciled at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: u16,
+    /// The most memory all renders running at once may reserve together (each reserves its memory limit,
+    /// 64Mi unless a PlatformPolicy lowers it; renders wait for their turn), e.g. 512Mi.
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "512Mi")]
+    max_render_memory: usize,
     /// Render every reconcile instead of reusing the last render of an unchanged Transform.
     #[arg(long)]
     no_render_cache: bool,
@@ -71,7 +76,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let client = kube::Client::try_default()
             .await
             .map_err(|error| Failure::Io(format!("cannot reach the cluster (check KUBECONFIG): {error}")))?;
-        let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
+        let max_total_memory = Some(args.max_render_memory);
+        let sandbox = Sandbox::new(SandboxOptions { cache_dir, max_total_memory, ..SandboxOptions::default() })?;
         tracing::info!("pequod operator started");
         let context = Context::with_options(client, sandbox, options);
         pequod_operator::run_with(context, RunOptions { metrics_address, leader_election })
