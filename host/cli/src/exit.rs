@@ -71,5 +71,8 @@ pub fn render_exit_code(error: &RenderError) -> u8 {
         RenderError::MalformedGraph { .. } => 18,
         RenderError::InvalidGraph { .. } => 19,
         RenderError::Instantiation { .. } => 20,
+        // Only with a process-wide memory budget, which `pequod render` (one render) does not set.
+        RenderError::MemoryBudgetExhausted { .. } => 21,
+        RenderError::MemoryLimitAboveBudget { .. } => 22,
     }
 }

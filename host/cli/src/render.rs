@@ -46,8 +46,8 @@ pub struct RenderArgs {
     /// Fuel limit (about one unit per WebAssembly instruction).
     #[arg(long, default_value_t = SandboxLimits::DEFAULT_FUEL)]
     fuel: u64,
-    /// Memory limit, e.g. 256Mi.
-    #[arg(long, value_parser = parse_bytes, default_value = "256Mi")]
+    /// Memory limit (all linear memories and tables together), e.g. 64Mi.
+    #[arg(long, value_parser = parse_bytes, default_value = "64Mi")]
     memory: usize,
     /// Time limit, e.g. 1s or 1500ms.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
@@ -97,7 +97,8 @@ pub fn run(args: RenderArgs) -> Result<(), Failure> {
         max_output_bytes: args.max_output,
         max_nodes: args.max_nodes,
     };
-    let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
+    // One render: no process-wide memory budget beyond its own limit.
+    let sandbox = Sandbox::new(SandboxOptions { cache_dir, max_total_memory: None, ..SandboxOptions::default() })?;
     let module = sandbox.load(&wasm)?;
     let context = render_context(&transform, Default::default(), Default::default());
     let rendered =

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use pequod_api::units::parse_duration;
+use pequod_api::units::{parse_bytes, parse_duration};
 use pequod_operator::{Context, LeaderElection, Options, RunOptions};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 
@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// How many Transforms (and, separately, ResourceGraphs) are reconciled at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     concurrency: u16,
+    /// The most memory all renders running at once may reserve together (each reserves its memory limit,
+    /// 64Mi unless a PlatformPolicy lowers it; renders wait for their turn), e.g. 512Mi.
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "512Mi")]
+    max_render_memory: usize,
     /// Render every reconcile instead of reusing the last render of an unchanged Transform.
     #[arg(long)]
     no_render_cache: bool,
@@ -97,7 +101,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let config = kube::Config::infer().await.map_err(|error| unreachable(error.to_string()))?;
         let client = kube::Client::try_from(config.clone()).map_err(|error| unreachable(error.to_string()))?;
         let options = Options { kube_config: Some(config), ..options };
-        let sandbox = Sandbox::new(SandboxOptions { cache_dir, ..SandboxOptions::default() })?;
+        let max_total_memory = Some(args.max_render_memory);
+        let sandbox = Sandbox::new(SandboxOptions { cache_dir, max_total_memory, ..SandboxOptions::default() })?;
         tracing::info!("pequod operator started");
         let context = Context::with_options(client, sandbox, options);
         pequod_operator::run_with(context, RunOptions { metrics_address, leader_election })

@@ -114,7 +114,8 @@ fn each_hostile_guest_fails_with_its_own_exit_code() {
     ];
     for (guest, code, message) in cases {
         let started = Instant::now();
-        let output = render(&example("webservice.yaml"), &["--module", guest.path]);
+        // Room for the 100 MB FLOOD builds, so that the output limit is what stops it.
+        let output = render(&example("webservice.yaml"), &["--module", guest.path, "--memory", "256Mi"]);
         let elapsed = started.elapsed();
         assert_eq!(output.status.code(), Some(code), "{}: {}", guest.name, stderr(&output));
         assert!(stderr(&output).contains(message), "{}: {}", guest.name, stderr(&output));

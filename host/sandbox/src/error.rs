@@ -67,6 +67,31 @@ pub enum RenderError {
         /// What the module printed before it stopped.
         guest_output: String,
     },
+    /// The render waited for its share of the process's render memory budget for as long as its time limit
+    /// and got none: other renders held the budget. Transient: a later attempt may run.
+    #[error(
+        "the render waited {} ms for {} MiB of the render memory budget ({} MiB, shared by all renders) while          other renders held it, and gave up; it is retried later. If this persists, raise the budget (`pequod          run --max-render-memory`) or lower the PlatformPolicy's sandbox memory limit",
+        waited.as_millis(), limit_bytes.div_ceil(1 << 20), budget_bytes >> 20
+    )]
+    MemoryBudgetExhausted {
+        /// The render's memory limit, which it reserves whole.
+        limit_bytes: usize,
+        /// The whole budget.
+        budget_bytes: usize,
+        /// How long the render waited.
+        waited: Duration,
+    },
+    /// The render's memory limit is larger than the whole render memory budget: it could never run.
+    #[error(
+        "the render's memory limit ({} MiB) is larger than the whole render memory budget ({} MiB), so it can          never run; lower the PlatformPolicy's sandbox memory limit or raise the budget (`pequod run          --max-render-memory`)",
+        limit_bytes.div_ceil(1 << 20), budget_bytes >> 20
+    )]
+    MemoryLimitAboveBudget {
+        /// The render's memory limit.
+        limit_bytes: usize,
+        /// The whole budget.
+        budget_bytes: usize,
+    },
     /// The render took longer than allowed.
     #[error("the render did not finish within {} ms and was stopped", limit.as_millis())]
     Timeout {
@@ -126,6 +151,8 @@ impl RenderError {
             Self::Failed { .. } => "RenderFailed",
             Self::FuelExhausted { .. } => "FuelExhausted",
             Self::MemoryLimitExceeded { .. } => "MemoryLimitExceeded",
+            Self::MemoryBudgetExhausted { .. } => "MemoryBudgetExhausted",
+            Self::MemoryLimitAboveBudget { .. } => "MemoryLimitAboveBudget",
             Self::Timeout { .. } => "Timeout",
             Self::OutputTooLarge { .. } => "OutputTooLarge",
             Self::TooManyNodes { .. } => "TooManyNodes",

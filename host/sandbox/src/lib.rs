@@ -7,10 +7,15 @@
 //! [`RenderError`] naming exactly how the render ended. The guest sees a WASI context with nothing to
 //! reach — no files, network, environment, clock or randomness — so renders are deterministic.
 //!
+//! Memory is bounded twice: each render by its own limit, counted over all its linear memories and tables
+//! together, and all renders of the process by one [`MemoryBudget`] (see [`SandboxOptions::max_total_memory`])
+//! from which each render reserves its whole limit before it starts, waiting for its turn when others hold it.
+//!
 //! Architecture invariant: the sandbox knows the `pequod:renderer` WIT world and the Graph contract, and
 //! nothing about CUE, Kubernetes clients or where modules come from.
 
 mod bindings;
+mod budget;
 mod cache;
 mod error;
 mod guest;
@@ -28,6 +33,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 use crate::bindings::{GuestRenderError, RendererPre};
+pub use crate::budget::{MemoryBudget, MemoryBudgetError, MemoryBudgetUsage, MemoryPermit};
 pub use crate::cache::{CacheOutcome, Digest};
 pub use crate::error::{LoadError, RenderError};
 use crate::guest::GuestState;
@@ -42,11 +48,25 @@ pub struct SandboxOptions {
     pub consume_fuel: bool,
     /// How often the epoch advances: the granularity of the time limit.
     pub epoch_tick: Duration,
+    /// The most memory all renders of this sandbox may reserve together, in bytes; `None` for no bound.
+    /// Each render reserves its whole memory limit before it starts and waits (at most its time limit) while
+    /// others hold the budget; a render whose limit is larger than the budget fails at once.
+    pub max_total_memory: Option<usize>,
+}
+
+impl SandboxOptions {
+    /// 512 MiB: eight renders at the default memory limit at once, within the operator's 1 GiB pod limit.
+    pub const DEFAULT_MAX_TOTAL_MEMORY: usize = 512 << 20;
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        Self { cache_dir: None, consume_fuel: true, epoch_tick: Duration::from_millis(5) }
+        Self {
+            cache_dir: None,
+            consume_fuel: true,
+            epoch_tick: Duration::from_millis(5),
+            max_total_memory: Some(Self::DEFAULT_MAX_TOTAL_MEMORY),
+        }
     }
 }
 
@@ -92,8 +112,10 @@ pub struct Rendered {
     pub plan: Plan,
     /// Fuel consumed, when fuel is metered.
     pub fuel_used: Option<u64>,
-    /// Wall-clock time of the render, instantiation included.
+    /// Wall-clock time of the render, instantiation included (waiting for the memory budget not).
     pub elapsed: Duration,
+    /// Linear memory and tables the render held at its end, in bytes: the most it held, as neither shrinks.
+    pub memory_used_bytes: usize,
     /// What the module printed to stdout and stderr (at most 64 KiB), for debugging.
     pub guest_output: String,
 }
@@ -109,6 +131,7 @@ pub struct Sandbox {
     linker: Linker<GuestState>,
     cache: cache::ComponentCache,
     consume_fuel: bool,
+    budget: MemoryBudget,
     ticker: Ticker,
 }
 
@@ -119,6 +142,8 @@ impl Sandbox {
         config.wasm_component_model(true);
         // Renderers are plain Rust/CUE guests: no GC proposal, whatever features the workspace unifies in.
         config.wasm_gc(false);
+        // One linear memory per core module (the memory limit still counts all of a component's memories).
+        config.wasm_multi_memory(false);
         config.epoch_interruption(true);
         config.consume_fuel(options.consume_fuel);
         let engine = Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
@@ -126,7 +151,25 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
         let cache = cache::ComponentCache::new(&engine, options.cache_dir.as_deref());
         let ticker = Ticker::start(engine.clone(), options.epoch_tick);
-        Ok(Self { engine, linker, cache, consume_fuel: options.consume_fuel, ticker })
+        let budget = MemoryBudget::new(options.max_total_memory);
+        Ok(Self { engine, linker, cache, consume_fuel: options.consume_fuel, budget, ticker })
+    }
+
+    /// The memory budget all renders of this sandbox reserve from; clones share it.
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
+    /// Reserves `bytes` from the renders' memory budget for work outside a render (a CUE compilation, say),
+    /// waiting while renders hold it; the reservation lasts until the permit is dropped. Put a time limit
+    /// around the call if waiting must be bounded.
+    pub async fn reserve_memory(&self, bytes: usize) -> Result<MemoryPermit, MemoryBudgetError> {
+        self.budget.reserve(bytes).await
+    }
+
+    /// How much of the memory budget is reserved now, at most so far, and in all.
+    pub fn memory_usage(&self) -> MemoryBudgetUsage {
+        self.budget.usage()
     }
 
     /// Compiles (or fetches from the cache) and links a renderer component.
@@ -148,6 +191,7 @@ impl Sandbox {
 
     /// Asks a module for its name, version and input schema, under `limits`.
     pub async fn info(&self, module: &Module, limits: &SandboxLimits) -> Result<ModuleInfo, RenderError> {
+        let _permit = self.reserve_for(limits).await?;
         let mut store = self.store(limits);
         let call = async {
             let renderer = module.pre.instantiate_async(&mut store).await?;
@@ -180,6 +224,7 @@ impl Sandbox {
         context: &str,
         limits: &SandboxLimits,
     ) -> Result<Rendered, RenderError> {
+        let _permit = self.reserve_for(limits).await?;
         let started = Instant::now();
         let mut store = self.store(limits);
         let call = async {
@@ -189,9 +234,26 @@ impl Sandbox {
         let returned = finish(tokio::time::timeout(limits.timeout, call).await, &store, limits)?;
         let fuel_used = self.consume_fuel.then(|| limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)));
         let guest_output = store.data().output();
+        let memory_used_bytes = store.data().limiter.used_bytes();
         let text = returned.map_err(guest_error)?;
         let (graph, plan) = accept_graph(&text, module.digest, limits)?;
-        Ok(Rendered { graph, plan, fuel_used, elapsed: started.elapsed(), guest_output })
+        Ok(Rendered { graph, plan, fuel_used, elapsed: started.elapsed(), memory_used_bytes, guest_output })
+    }
+
+    /// Reserves a render's whole memory limit from the budget, waiting at most the render's time limit.
+    async fn reserve_for(&self, limits: &SandboxLimits) -> Result<MemoryPermit, RenderError> {
+        let started = Instant::now();
+        let limit_bytes = limits.memory_bytes;
+        let budget_bytes = self.budget.total_bytes().unwrap_or(usize::MAX);
+        match tokio::time::timeout(limits.timeout, self.budget.reserve(limit_bytes)).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(MemoryBudgetError::LargerThanBudget { .. })) => {
+                Err(RenderError::MemoryLimitAboveBudget { limit_bytes, budget_bytes })
+            }
+            Err(_elapsed) => {
+                Err(RenderError::MemoryBudgetExhausted { limit_bytes, budget_bytes, waited: started.elapsed() })
+            }
+        }
     }
 
     /// A fresh store for one call: WASI with nothing to reach, the memory limit, fuel and a deadline.
