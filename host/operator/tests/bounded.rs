@@ -49,7 +49,7 @@ graph: nodes: {
 "#;
 
 /// Admitted by the static check (two comprehensions over a list read from the live object), but
-/// 2000 × 2000 steps at run time: stopped by the evaluation cost limit.
+/// 2000 × 2000 steps at run time: stopped by the evaluation limits (100 ms comes before 10⁶ units).
 const SLOW: &str = "self.data.all(a, self.data.all(b, a != b || b == a))";
 /// Three nested comprehensions over the 2000 keys: 8·10⁹ steps, hours of CPU without limits. Refused by
 /// the static estimate (`readiness::check_cel`), both when the graph is checked and if it is evaluated.
