@@ -413,7 +413,7 @@ async fn apply_node(
         },
     };
     let live_json = serde_json::to_value(&live).unwrap_or(Value::Null);
-    let (state, readiness) = match readiness::check(&node.ready_when, &live_json) {
+    let (state, readiness) = match readiness::check(&node.ready_when, &live_json).await {
         Ok(()) => (NodeState::Ready, None),
         Err(waiting) => (NodeState::Applied, Some(waiting)),
     };

@@ -1,13 +1,26 @@
 //! Evaluating readiness predicates against a live object.
 
+mod cel;
+
 use pequod_graph::{ConditionStatus, Readiness};
 use serde_json::Value;
 
-/// Whether every predicate holds for `live`; when not, what the first unmet one waits for.
-pub(crate) fn check(predicates: &[Readiness], live: &Value) -> Result<(), String> {
-    predicates.iter().try_for_each(|predicate| holds(predicate, live))
+#[allow(unused_imports, reason = "check_cel is called where transform.rs checks graphs, wired separately")]
+pub(crate) use cel::{LIMIT_REASON, check_cel};
+
+/// Whether every predicate holds for `live`; when not, what the first unmet one waits for. CEL predicates
+/// are evaluated on the blocking pool under cost and time limits (see [`cel`]); the others are cheap.
+pub(crate) async fn check(predicates: &[Readiness], live: &Value) -> Result<(), String> {
+    for predicate in predicates {
+        match predicate {
+            Readiness::Cel { expr } => cel::holds(expr, live).await?,
+            builtin => holds(builtin, live)?,
+        }
+    }
+    Ok(())
 }
 
+/// Whether one predicate holds, evaluated on the current thread (CEL within the default limits).
 fn holds(predicate: &Readiness, live: &Value) -> Result<(), String> {
     let status = &live["status"];
     match predicate {
@@ -57,25 +70,7 @@ fn holds(predicate: &Readiness, live: &Value) -> Result<(), String> {
                 Err("waiting for the claim to be Bound".into())
             }
         }
-        Readiness::Cel { expr } => cel_holds(expr, live),
-    }
-}
-
-/// Evaluates a CEL expression with the live object bound to `self` (as in Kubernetes validation rules) and to
-/// `object`. It must yield a boolean; a missing field counts as "not ready yet" rather than an error, because
-/// status fields appear only as controllers fill them in.
-fn cel_holds(expr: &str, live: &Value) -> Result<(), String> {
-    let program =
-        cel::Program::compile(expr).map_err(|error| format!("Cel expression {expr:?} does not parse: {error}"))?;
-    let object = cel::to_value(live).map_err(|error| format!("the live object cannot be given to CEL: {error}"))?;
-    let mut context = cel::Context::default();
-    context.add_variable_from_value("self", object.clone());
-    context.add_variable_from_value("object", object);
-    match program.execute(&context) {
-        Ok(cel::Value::Bool(true)) => Ok(()),
-        Ok(cel::Value::Bool(false)) => Err(format!("waiting for Cel({expr}) to be true")),
-        Ok(other) => Err(format!("Cel({expr}) must be a boolean, got {other:?}")),
-        Err(error) => Err(format!("waiting for Cel({expr}): {error}")),
+        Readiness::Cel { expr } => cel::evaluate(expr, live, cel::Limits::default()),
     }
 }
 
@@ -105,6 +100,11 @@ fn deployment_available(live: &Value) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The predicates evaluated on the test's thread.
+    fn check(predicates: &[Readiness], live: &Value) -> Result<(), String> {
+        predicates.iter().try_for_each(|predicate| holds(predicate, live))
+    }
 
     #[test]
     fn deployment_needs_current_generation_and_all_replicas() {
@@ -152,5 +152,16 @@ mod tests {
         );
         assert!(cel("self.status.phase").unwrap_err().contains("must be a boolean"));
         assert!(cel("self.status.(").unwrap_err().contains("does not parse"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn every_predicate_is_checked_and_cel_runs_under_the_limits() {
+        let live = json!({"status": {"phase": "Active", "items": (0..2000).collect::<Vec<_>>()}});
+        let gates = |expr: &str| [Readiness::Exists, Readiness::Cel { expr: expr.into() }];
+        assert_eq!(super::check(&gates("self.status.phase == 'Active'"), &live).await, Ok(()));
+        assert!(super::check(&[Readiness::PvcBound, Readiness::Cel { expr: "true".into() }], &live).await.is_err());
+        let expensive = "self.status.items.all(a, self.status.items.all(b, a != b || a == b))";
+        let error = super::check(&gates(expensive), &live).await.unwrap_err();
+        assert!(error.ends_with(&format!("({LIMIT_REASON})")), "{error}");
     }
 }
