@@ -400,7 +400,7 @@ mod tests {
         assert!(evaluate(nested, &live, Limits::default()).unwrap_err().ends_with("(CelCostLimit)"));
         assert!(error.starts_with(&format!("Cel({nested})")), "{error}");
 
-        let repeat = format!("[self.status.blob].map(a, {}).size() == 1", vec!["a"; 12].join(" + "));
+        let repeat = format!("[self.status.blob].map(a, {}).size() == 1", ["a"; 12].join(" + "));
         assert_eq!(check_cel(&repeat), Ok(()));
         assert!(evaluate(&repeat, &live, generous).unwrap_err().contains("cost limit of 1000000 (CelCostLimit)"));
 
@@ -469,7 +469,7 @@ mod tests {
             (
                 "string concatenation over a 100 KB field",
                 large_object(10, 100_000),
-                format!("[self.status.blob].map(a, {}).size() == 1", vec!["a"; 12].join(" + ")),
+                format!("[self.status.blob].map(a, {}).size() == 1", ["a"; 12].join(" + ")),
             ),
         ];
         let unlimited_time = Limits { cost: COST_LIMIT, time: Duration::from_secs(60) };
