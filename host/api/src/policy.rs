@@ -75,6 +75,16 @@ pub struct TrustPolicy {
     /// Registry or repository prefixes OCI modules may come from (default: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_registries: Vec<String>,
+    /// Hosts (`host` or `host:port`) git and OCI modules may be fetched from. When some policy lists hosts, a
+    /// source's host must be in every list. Loopback, link-local, private and cluster-internal addresses
+    /// (`*.svc`, `*.cluster.local`, single-label names) are refused unless a policy lists them here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// Source types that may be used without a signature although this policy sets `requireSignatures`
+    /// (`inline`, `configmap` and `git` modules cannot carry one). Embedded modules ship in the operator's
+    /// image and are always allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_unsigned: Vec<SourceType>,
 }
 
 /// Which objects a graph may contain. Without a policy allowing them, graphs may not contain Pequod's own

@@ -9,6 +9,7 @@ use kube::core::{Selector, SelectorExt as _};
 use pequod_api::{GroupKind, PlatformPolicy, SourceType};
 use pequod_graph::{ObjectIdentity, Phase, Violation};
 use pequod_sandbox::SandboxLimits;
+use pequod_supply::hosts::HostClass;
 
 /// What every PlatformPolicy that applies to a namespace together allows.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +31,18 @@ pub(crate) struct EffectivePolicy {
     pub(crate) allowed_registries: Vec<(String, Vec<String>)>,
     /// The allowed source types of each policy that lists some: a source must be in every list.
     pub(crate) allowed_sources: Vec<(String, Vec<SourceType>)>,
+    /// The allowed git/OCI hosts of each policy that lists some: a host must be in every list.
+    pub(crate) allowed_hosts: Vec<(String, Vec<String>)>,
+    /// Each policy that requires signatures, with the source types it lets through unsigned.
+    pub(crate) signatures_required_by: Vec<(String, Vec<SourceType>)>,
+}
+
+/// Whether the allowedHosts entry `entry` names `authority`: `host:port` exactly, or `host` on any port.
+fn host_matches(entry: &str, authority: &str) -> bool {
+    let (entry, authority) = (entry.trim().to_ascii_lowercase(), authority.to_ascii_lowercase());
+    let host_only = pequod_supply::hosts::host_of(&entry) == entry.trim_end_matches('.');
+    entry == authority
+        || (host_only && pequod_supply::hosts::host_of(&entry) == pequod_supply::hosts::host_of(&authority))
 }
 
 /// Kinds a graph may not contain unless a PlatformPolicy's `targets.allowedKinds` names them: each lets a
@@ -202,6 +215,12 @@ impl EffectivePolicy {
                 if !trust.allowed_sources.is_empty() {
                     effective.allowed_sources.push((name.to_owned(), trust.allowed_sources.clone()));
                 }
+                if !trust.allowed_hosts.is_empty() {
+                    effective.allowed_hosts.push((name.to_owned(), trust.allowed_hosts.clone()));
+                }
+                if trust.require_signatures {
+                    effective.signatures_required_by.push((name.to_owned(), trust.allow_unsigned.clone()));
+                }
             }
             let targets = policy.spec.targets.clone().unwrap_or_default();
             effective.allowed_namespaces.extend(targets.allowed_namespaces);
@@ -228,6 +247,45 @@ impl EffectivePolicy {
             })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// Whether a module of `source` type may be used under the policies' signature requirements: OCI modules
+    /// are checked against the keys, embedded ones ship in the operator's image; the others carry no signature
+    /// and pass only where every policy requiring signatures lists them in `trust.allowUnsigned`.
+    pub(crate) fn signature_rule(&self, source: SourceType) -> Result<(), String> {
+        if matches!(source, SourceType::Oci | SourceType::Embedded) {
+            return Ok(());
+        }
+        match self.signatures_required_by.iter().find(|(_, unsigned)| !unsigned.contains(&source)) {
+            Some((name, _)) => Err(format!(
+                "cueRef.type {source} modules carry no signature and PlatformPolicy {name} sets \
+                 trust.requireSignatures; use a signed OCI module, or list {source} in that policy's \
+                 trust.allowUnsigned"
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a module may be fetched from `authority` (`host[:port]`), which is on a network of `class`:
+    /// it must be in every policy's `trust.allowedHosts` that lists hosts, and a host that is not public must
+    /// be listed by some policy (or be one the operator's own flags name, `admin_listed`).
+    pub(crate) fn host_rule(&self, authority: &str, class: HostClass, admin_listed: bool) -> Result<(), String> {
+        let listed = |hosts: &Vec<String>| hosts.iter().any(|entry| host_matches(entry, authority));
+        if let Some((name, hosts)) = self.allowed_hosts.iter().find(|(_, hosts)| !listed(hosts)) {
+            return Err(format!(
+                "the source host {authority} is not in trust.allowedHosts of PlatformPolicy {name} (allowed: {})",
+                hosts.join(", ")
+            ));
+        }
+        let granted = admin_listed || self.allowed_hosts.iter().any(|(_, hosts)| listed(hosts));
+        if class == HostClass::Public || granted {
+            return Ok(());
+        }
+        Err(format!(
+            "the source host {authority} is {}; the operator does not connect there unless a PlatformPolicy \
+             lists it in trust.allowedHosts",
+            class.describe()
+        ))
     }
 
     /// The trust rules for the OCI `reference`: it must come from a registry every policy that lists some
@@ -315,6 +373,82 @@ mod tests {
 
     fn kind(group: &str, kind: &str) -> GroupKind {
         GroupKind { group: group.into(), kind: kind.into() }
+    }
+
+    fn trust(name: &str, trust: pequod_api::TrustPolicy) -> PlatformPolicy {
+        policy(name, PlatformPolicySpec { trust: Some(trust), ..Default::default() })
+    }
+
+    #[test]
+    fn source_hosts_fail_closed_for_internal_networks() {
+        let none = EffectivePolicy::combine(&[]).unwrap();
+        let listing = |hosts: &[&str]| pequod_api::TrustPolicy {
+            allowed_hosts: hosts.iter().map(|host| host.to_string()).collect(),
+            ..Default::default()
+        };
+        let internal =
+            EffectivePolicy::combine(&[trust("git", listing(&["127.0.0.1:3000", "gitea.tools.svc"]))]).unwrap();
+        let two =
+            EffectivePolicy::combine(&[trust("a", listing(&["github.com"])), trust("b", listing(&["gitlab.com"]))])
+                .unwrap();
+        let cases: [(&EffectivePolicy, &str, HostClass, bool, Option<&str>); 9] = [
+            (&none, "github.com", HostClass::Public, false, None),
+            (&none, "127.0.0.1:3000", HostClass::Loopback, false, Some("is a loopback address")),
+            (&none, "169.254.169.254", HostClass::LinkLocal, false, Some("trust.allowedHosts")),
+            (&none, "127.0.0.1:5000", HostClass::Loopback, true, None),
+            (&internal, "127.0.0.1:3000", HostClass::Loopback, false, None),
+            (
+                &internal,
+                "127.0.0.1:3001",
+                HostClass::Loopback,
+                false,
+                Some("not in trust.allowedHosts of PlatformPolicy git"),
+            ),
+            (&internal, "gitea.tools.svc:8080", HostClass::ClusterInternal, false, None),
+            (&two, "github.com", HostClass::Public, false, Some("PlatformPolicy b")),
+            (&none, "gitea", HostClass::ClusterInternal, false, Some("cluster-internal")),
+        ];
+        for (policy, authority, class, admin, refusal) in cases {
+            let result = policy.host_rule(authority, class, admin);
+            match refusal {
+                None => assert!(result.is_ok(), "{authority}: {result:?}"),
+                Some(text) => assert!(result.as_ref().is_err_and(|m| m.contains(text)), "{authority}: {result:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn required_signatures_cover_every_source_type() {
+        let required = |unsigned: Vec<SourceType>| pequod_api::TrustPolicy {
+            require_signatures: true,
+            allow_unsigned: unsigned,
+            ..Default::default()
+        };
+        let strict = EffectivePolicy::combine(&[trust("strict", required(vec![]))]).unwrap();
+        let git_ok = EffectivePolicy::combine(&[trust("git-ok", required(vec![SourceType::Git]))]).unwrap();
+        let both = EffectivePolicy::combine(&[
+            trust("git-ok", required(vec![SourceType::Git])),
+            trust("strict", required(vec![])),
+        ])
+        .unwrap();
+        let none = EffectivePolicy::combine(&[]).unwrap();
+        let cases = [
+            (&none, SourceType::Inline, true),
+            (&strict, SourceType::Oci, true),
+            (&strict, SourceType::Embedded, true),
+            (&strict, SourceType::Inline, false),
+            (&strict, SourceType::Configmap, false),
+            (&strict, SourceType::Git, false),
+            (&git_ok, SourceType::Git, true),
+            (&git_ok, SourceType::Inline, false),
+            (&both, SourceType::Git, false),
+        ];
+        for (policy, source, allowed) in cases {
+            let result = policy.signature_rule(source);
+            assert_eq!(result.is_ok(), allowed, "{source}: {result:?}");
+        }
+        let message = strict.signature_rule(SourceType::Inline).unwrap_err();
+        assert!(message.contains("PlatformPolicy strict") && message.contains("trust.allowUnsigned"), "{message}");
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub(crate) async fn resolve(
             policy.allowed_sources_text()
         )));
     }
+    policy.signature_rule(cue_ref.source).map_err(SourceError::Denied)?;
     match cue_ref.source {
         SourceType::Embedded => {
             let Some(module) = pequod_embedded::find(&cue_ref.reference) else {
@@ -147,7 +148,7 @@ pub(crate) async fn resolve(
         SourceType::Inline => compile(context, pequod_embedded::inline_sources(&cue_ref.reference)).await,
         SourceType::Configmap => configmap(context, client, namespace, cue_ref).await,
         SourceType::Oci => oci(context, client, namespace, cue_ref, policy).await,
-        SourceType::Git => git(context, client, namespace, cue_ref).await,
+        SourceType::Git => git(context, client, namespace, cue_ref, policy).await,
     }
 }
 
@@ -184,12 +185,23 @@ async fn configmap(
     compile(context, pequod_embedded::package_sources(files)).await
 }
 
-/// The data of the Secret `cueRef.pullSecretRef` names, if any.
+/// The annotation (or `data` key `host`) that binds a git credentials Secret to the one host it may be sent to.
+pub(crate) const HOST_ANNOTATION: &str = "platform.pequod.io/host";
+
+/// The Secret `cueRef.pullSecretRef` names.
+struct PullSecret {
+    name: String,
+    data: BTreeMap<String, Vec<u8>>,
+    /// The host it is bound to: `data.host` or the [`HOST_ANNOTATION`].
+    host: Option<String>,
+}
+
+/// The Secret `cueRef.pullSecretRef` names, if any.
 async fn pull_secret(
     client: &kube::Client,
     namespace: &str,
     cue_ref: &CueRef,
-) -> Result<Option<(String, BTreeMap<String, Vec<u8>>)>, SourceError> {
+) -> Result<Option<PullSecret>, SourceError> {
     let Some(reference) = &cue_ref.pull_secret_ref else {
         return Ok(None);
     };
@@ -200,8 +212,12 @@ async fn pull_secret(
             reference.name
         )));
     };
-    let data = secret.data.unwrap_or_default().into_iter().map(|(key, value)| (key, value.0)).collect();
-    Ok(Some((reference.name.clone(), data)))
+    let annotated = secret.metadata.annotations.as_ref().and_then(|annotations| annotations.get(HOST_ANNOTATION));
+    let data: BTreeMap<String, Vec<u8>> =
+        secret.data.unwrap_or_default().into_iter().map(|(key, value)| (key, value.0)).collect();
+    let stored = data.get("host").map(|host| String::from_utf8_lossy(host).trim().to_owned());
+    let host = stored.or_else(|| annotated.cloned());
+    Ok(Some(PullSecret { name: reference.name.clone(), data, host }))
 }
 
 async fn oci(
@@ -212,7 +228,14 @@ async fn oci(
     policy: &EffectivePolicy,
 ) -> Result<Resolved, SourceError> {
     let mut options = RegistryOptions { plain_http: context.options.insecure_registries.clone(), ..Default::default() };
-    if let Some((name, data)) = pull_secret(client, namespace, cue_ref).await? {
+    let registry = pequod_supply::parse_reference(&cue_ref.reference)?.registry().to_owned();
+    let admin_listed = context.options.insecure_registries.iter().any(|host| host.eq_ignore_ascii_case(&registry));
+    let class = pequod_supply::hosts::classify(&registry, 443).await;
+    policy.host_rule(&registry, class, admin_listed).map_err(SourceError::Denied)?;
+    let secret = pull_secret(client, namespace, cue_ref).await?;
+    // The last verified digest is kept per namespace and credentials: another tenant never gets it.
+    let secret_name = secret.as_ref().map(|secret| secret.name.clone()).unwrap_or_default();
+    if let Some(PullSecret { name, data, .. }) = secret {
         let config = data.get(".dockerconfigjson").ok_or_else(|| {
             SourceError::NotFound(format!(
                 "Secret {namespace}/{name} has no .dockerconfigjson key; create it with `kubectl create secret \
@@ -227,7 +250,7 @@ async fn oci(
         None => Resolver::new(options),
     };
     let trust = policy.trust_for(&cue_ref.reference)?;
-    let key = format!("{}\n{:?}", cue_ref.reference, trust);
+    let key = format!("{namespace}\n{secret_name}\n{}\n{:?}", cue_ref.reference, trust);
     match resolver.resolve(&cue_ref.reference, &trust).await {
         Ok(module) => {
             let resolved = Resolved {
@@ -263,6 +286,7 @@ async fn git(
     client: &kube::Client,
     namespace: &str,
     cue_ref: &CueRef,
+    policy: &EffectivePolicy,
 ) -> Result<Resolved, SourceError> {
     use pequod_supply::{GitCredentials, GitFetchOptions, GitReference};
     let mut text = cue_ref.reference.clone();
@@ -271,12 +295,15 @@ async fn git(
         text.push_str(&format!("path={}", path.trim_matches('/')));
     }
     let reference = GitReference::parse(&text)?;
+    let class = pequod_supply::hosts::classify(reference.authority(), 443).await;
+    policy.host_rule(reference.authority(), class, false).map_err(SourceError::Denied)?;
     let cache = context.options.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("git");
     let mut options = GitFetchOptions::new(cache);
     let credentials = match pull_secret(client, namespace, cue_ref).await? {
-        Some((name, data)) => {
-            options.credentials_source = Some(format!("Secret \"{namespace}/{name}\""));
-            Some(GitCredentials::from_secret_data(&data)?)
+        Some(secret) => {
+            check_binding(namespace, &secret, reference.authority())?;
+            options.credentials_source = Some(format!("Secret \"{namespace}/{}\"", secret.name));
+            Some(GitCredentials::from_secret_data(&secret.data)?)
         }
         None => None,
     };
@@ -292,4 +319,50 @@ async fn git(
     resolved.digest = Some(fetched.commit);
     resolved.fetched_at = Some(SystemTime::now());
     Ok(resolved)
+}
+
+/// Git credentials go only to the host their Secret is bound to.
+fn check_binding(namespace: &str, secret: &PullSecret, authority: &str) -> Result<(), SourceError> {
+    let name = &secret.name;
+    match &secret.host {
+        Some(host) if bound_to(host, authority) => Ok(()),
+        Some(host) => Err(SourceError::Denied(format!(
+            "Secret {namespace}/{name} is bound to host {host}, not {authority}; its credentials are not sent \
+             elsewhere"
+        ))),
+        None => Err(SourceError::Denied(format!(
+            "Secret {namespace}/{name} does not say which host its credentials are for; add the annotation \
+             {HOST_ANNOTATION}: {authority} (or a `host` key)"
+        ))),
+    }
+}
+
+/// Whether a binding (`host` or `host:port`) covers `authority`.
+fn bound_to(binding: &str, authority: &str) -> bool {
+    let binding = binding.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let host_only = pequod_supply::hosts::host_of(binding) == binding.to_ascii_lowercase();
+    binding.eq_ignore_ascii_case(authority)
+        || (host_only && pequod_supply::hosts::host_of(binding) == pequod_supply::hosts::host_of(authority))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_name_one_host() {
+        let cases = [
+            ("git.example.com", "git.example.com", true),
+            ("git.example.com", "git.example.com:8443", true),
+            ("Git.Example.com:8443", "git.example.com:8443", true),
+            ("git.example.com:8443", "git.example.com:443", false),
+            ("https://git.example.com/", "git.example.com", true),
+            ("git.example.com", "evil.example.com", false),
+            ("example.com", "git.example.com", false),
+            ("127.0.0.1:3000", "127.0.0.1:3001", false),
+        ];
+        for (binding, authority, expected) in cases {
+            assert_eq!(bound_to(binding, authority), expected, "{binding} vs {authority}");
+        }
+    }
 }

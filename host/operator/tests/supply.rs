@@ -52,11 +52,14 @@ fn tools_missing(what: &str) -> bool {
     true
 }
 
-async fn set_policy(client: &kube::Client, spec: Value) {
+/// Sets the policy `trust-<namespace>`, which applies to `namespace` only (so tests do not see each other's).
+async fn set_policy(client: &kube::Client, namespace: &str, mut spec: Value) {
+    spec["namespaces"] = json!([namespace]);
     let policies: Api<PlatformPolicy> = Api::all(client.clone());
+    let name = format!("trust-{namespace}");
     let policy = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "PlatformPolicy",
-        "metadata": {"name": "trust"}, "spec": spec});
-    policies.patch("trust", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&policy)).await.unwrap();
+        "metadata": {"name": name}, "spec": spec});
+    policies.patch(&name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&policy)).await.unwrap();
 }
 
 async fn apply(client: &kube::Client, namespace: &str, name: &str, cue_ref: Value) {
@@ -90,6 +93,11 @@ async fn ready(client: &kube::Client, namespace: &str, name: &str) -> Transform 
         (condition(&transform, "Ready")?.status == "True").then_some(transform)
     })
     .await
+}
+
+/// The git server's `host:port`.
+fn server_host(server: &TestGitServer) -> String {
+    server.base_url().trim_start_matches("http://").trim_end_matches('/').to_owned()
 }
 
 fn run_cosign(cosign: &Path, dir: &Path, arguments: &[&str]) {
@@ -145,6 +153,7 @@ async fn oci_modules_under_trust_rules() {
     let other = SigningKey::from_encrypted_pem(&other_private, PASSWORD.as_bytes()).unwrap();
     set_policy(
         &client,
+        &namespace,
         json!({"trust": {"requireSignatures": true, "publicKeys": [trusted],
         "allowedRegistries": [format!("{host}/platform")]}}),
     )
@@ -209,7 +218,18 @@ async fn oci_modules_under_trust_rules() {
 
     // A registry that is not there.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    set_policy(&client, json!({"trust": {"requireSignatures": false}})).await;
+    // Loopback: refused unless a policy lists the host (the registry above is named by --insecure-registry).
+    apply(
+        &client,
+        &namespace,
+        "loopback",
+        json!({"type": "oci", "ref": format!("127.0.0.1:{closed}/platform/hello:1.0.0")}),
+    )
+    .await;
+    let message = refused(&client, &namespace, "loopback", "Verified", "UntrustedSource").await;
+    assert!(message.contains("loopback") && message.contains("trust.allowedHosts"), "{message}");
+    let allowed = json!({"trust": {"requireSignatures": false, "allowedHosts": [format!("127.0.0.1:{closed}")]}});
+    set_policy(&client, &namespace, allowed).await;
     apply(
         &client,
         &namespace,
@@ -235,10 +255,11 @@ async fn git_modules_resolve_to_a_commit() {
 
     let (cluster, client) = cluster().await;
     let namespace = cluster.namespace("git").await.unwrap();
-    set_policy(&client, json!({})).await;
+    set_policy(&client, &namespace, json!({"trust": {"allowedHosts": [server_host(&server)]}})).await;
     let _operator = Operator::start(client.clone(), &namespace);
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &namespace);
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-login"},
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-login",
+        "annotations": {"platform.pequod.io/host": server_host(&server)}},
         "stringData": {"username": "platform", "password": "s3cret"}});
     secrets.patch("git-login", &PatchParams::apply("e2e-test"), &Patch::Apply(&secret)).await.unwrap();
 
@@ -282,4 +303,141 @@ async fn git_modules_resolve_to_a_commit() {
     })
     .await;
     cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+/// Tenant isolation for sources (issue 12): credentials go only to the host their Secret is bound to, a
+/// private module cached for one tenant is not served to another naming the same commit, loopback hosts
+/// need a policy, and `requireSignatures` covers unsigned source types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_sources_under_isolation() {
+    if !git_available() && tools_missing("git with git-http-backend") {
+        return;
+    }
+    let server = TestGitServer::start_with_login("platform", "s3cret").expect("the git server starts");
+    let repo = server.create_repo("private").unwrap();
+    repo.write("cue.mod/module.cue", "module: \"example.com/modules@v0\"\nlanguage: version: \"v0.12.0\"\n").unwrap();
+    repo.write("apps/hello/hello.cue", hello("3.0.0")).unwrap();
+    let commit = repo.commit("hello 3.0.0").unwrap();
+    let reference = format!("{}?ref={commit}&path=apps/hello", repo.url());
+    let host = server_host(&server);
+
+    let (cluster, client) = cluster().await;
+    let owner = cluster.namespace("git-owner").await.unwrap();
+    let other = cluster.namespace("git-other").await.unwrap();
+    let shared_cache = tempfile::tempdir().unwrap();
+    let start = |namespace: &str| {
+        let options = Options {
+            namespace: Some(namespace.to_owned()),
+            cache_dir: Some(shared_cache.path().to_owned()),
+            ..Options::default()
+        };
+        Operator::start_with(client.clone(), options)
+    };
+    let (_owner_operator, _other_operator) = (start(&owner), start(&other));
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &owner);
+    let login = |name: &str, bound: Option<&str>| {
+        let annotations = bound.map(|host| json!({"platform.pequod.io/host": host})).unwrap_or(json!({}));
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "annotations": annotations},
+            "stringData": {"username": "platform", "password": "s3cret"}})
+    };
+    for (name, bound) in [("elsewhere", Some("git.example.com")), ("unbound", None), ("bound", Some(host.as_str()))] {
+        secrets.patch(name, &PatchParams::apply("e2e-test"), &Patch::Apply(&login(name, bound))).await.unwrap();
+    }
+    let from = |secret: &str| json!({"type": "git", "ref": reference, "pullSecretRef": {"name": secret}});
+
+    // No policy lists the loopback server: refused before any request.
+    let before = server.requests();
+    apply(&client, &owner, "no-policy", from("bound")).await;
+    let message = refused(&client, &owner, "no-policy", "Verified", "UntrustedSource").await;
+    assert!(message.contains("loopback") && message.contains("trust.allowedHosts"), "{message}");
+    for namespace in [&owner, &other] {
+        set_policy(&client, namespace, json!({"trust": {"allowedHosts": [host]}})).await;
+    }
+
+    // Credentials bound to another host, or to none, are not sent.
+    apply(&client, &owner, "foreign", from("elsewhere")).await;
+    let message = refused(&client, &owner, "foreign", "Verified", "UntrustedSource").await;
+    assert!(message.contains("bound to host git.example.com"), "{message}");
+    apply(&client, &owner, "unbound", from("unbound")).await;
+    let message = refused(&client, &owner, "unbound", "Verified", "UntrustedSource").await;
+    assert!(message.contains("platform.pequod.io/host"), "{message}");
+    assert_eq!(server.requests(), before, "no request reached the git server");
+
+    // The owner, with bound credentials, gets the module; another tenant naming the same commit without
+    // credentials is refused by the server, although the module is in the shared cache.
+    apply(&client, &owner, "mine", from("bound")).await;
+    let transform = ready(&client, &owner, "mine").await;
+    assert_eq!(transform.status.unwrap().resolved_cue_ref.unwrap().digest, commit);
+    apply(&client, &other, "theirs", json!({"type": "git", "ref": reference})).await;
+    let message = refused(&client, &other, "theirs", "SourceReady", "SourceUnavailable").await;
+    assert!(message.contains("pullSecretRef"), "{message}");
+
+    // Under requireSignatures, unsigned source types are refused unless the policy lists them.
+    let key = pequod_supply::generate_key_pair(PASSWORD.as_bytes()).unwrap().1;
+    let signed_only = json!({"trust": {"requireSignatures": true, "publicKeys": [key], "allowedHosts": [host]}});
+    set_policy(&client, &other, signed_only).await;
+    let inline = json!({"type": "inline", "ref": hello("4.0.0")});
+    apply(&client, &other, "inline", inline.clone()).await;
+    let message = refused(&client, &other, "inline", "Verified", "UntrustedSource").await;
+    assert!(message.contains("trust.allowUnsigned"), "{message}");
+    let unsigned_inline =
+        json!({"trust": {"requireSignatures": true, "publicKeys": [key], "allowUnsigned": ["inline"]}});
+    set_policy(&client, &other, unsigned_inline).await;
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &other);
+    let poke = json!({"metadata": {"annotations": {"example.com/poke": "1"}}});
+    transforms.patch("inline", &PatchParams::default(), &Patch::Merge(&poke)).await.unwrap();
+    ready(&client, &other, "inline").await;
+    cluster.delete_namespace(&owner).await.unwrap();
+    cluster.delete_namespace(&other).await.unwrap();
+}
+
+/// A private OCI module pulled by one tenant (its blobs now in the operator's shared blob cache) is not
+/// served to another tenant that names the same digest without credentials: the registry is asked with
+/// each tenant's own credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_private_oci_modules_stay_private() {
+    if registry_binary().is_none() && tools_missing("docker-registry") {
+        return;
+    }
+    let registry = TestRegistry::start_with_login("platform", "s3cret").expect("the registry starts");
+    let host = registry.host();
+    let login = pequod_supply::Login { username: "platform".into(), password: "s3cret".into() };
+    let credentials = pequod_supply::Credentials::Login(login);
+    let pusher = Registry::new(RegistryOptions { plain_http: vec![host.clone()], credentials, ..Default::default() });
+    let private = parse_reference(&format!("{host}/platform/private:1.0.0")).unwrap();
+    let digest = pusher.push(&private, &artifact(&hello("5.0.0"), "5.0.0").await).await.unwrap();
+    let pinned = format!("{}@{digest}", pequod_supply::repository_name(&private));
+
+    let (cluster, client) = cluster().await;
+    let owner = cluster.namespace("oci-owner").await.unwrap();
+    let other = cluster.namespace("oci-other").await.unwrap();
+    let shared_cache = tempfile::tempdir().unwrap();
+    let start = |namespace: &str| {
+        let options = Options {
+            namespace: Some(namespace.to_owned()),
+            cache_dir: Some(shared_cache.path().to_owned()),
+            insecure_registries: vec![host.clone()],
+            ..Options::default()
+        };
+        Operator::start_with(client.clone(), options)
+    };
+    let owner_operator = start(&owner);
+    let config = json!({"auths": {host.clone(): {"username": "platform", "password": "s3cret"}}}).to_string();
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": "regcred"}, "stringData": {".dockerconfigjson": config}});
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &owner);
+    secrets.patch("regcred", &PatchParams::apply("e2e-test"), &Patch::Apply(&secret)).await.unwrap();
+
+    apply(&client, &owner, "mine", json!({"type": "oci", "ref": pinned, "pullSecretRef": {"name": "regcred"}})).await;
+    ready(&client, &owner, "mine").await;
+    assert!(owner_operator.counter("pequod_blob_cache_total{result=\"miss\"}") >= 2, "the blobs were cached");
+    // The other tenant's operator opens the cache the owner's filled (one operator in production).
+    let other_operator = start(&other);
+    apply(&client, &other, "theirs", json!({"type": "oci", "ref": pinned})).await;
+    let message = refused(&client, &other, "theirs", "SourceReady", "SourceUnavailable").await;
+    assert!(message.to_lowercase().contains("unauthorized") || message.contains("401"), "{message}");
+    let hits = other_operator.counter("pequod_blob_cache_total{result=\"hit\"}");
+    assert_eq!(hits, 0, "no cached blob was served to the other tenant");
+    cluster.delete_namespace(&owner).await.unwrap();
+    cluster.delete_namespace(&other).await.unwrap();
 }

@@ -137,6 +137,12 @@ impl GitReference {
         &self.path
     }
 
+    /// The URL's `host[:port]`.
+    pub fn authority(&self) -> &str {
+        let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        rest.split('/').next().unwrap_or_default()
+    }
+
     /// Whether the URL's host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
     fn is_loopback(&self) -> bool {
         let rest = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
@@ -563,7 +569,7 @@ pub fn fetch_module_blocking(
     if credentials.is_some() && !reference.is_https() && !reference.is_loopback() {
         return Err(GitError::InsecureCredentials { url: reference.url.clone() });
     }
-    let cache = ModuleCache { dir: options.cache_dir.join("modules"), options };
+    let cache = ModuleCache { dir: options.cache_dir.join("modules"), options, who: credential_identity(credentials) };
     let wanted = Wanted::of(reference.git_ref());
     if let Wanted::Commit(id) = &wanted
         && let Some(module) = cache.load(reference, &id.to_string())
@@ -763,7 +769,9 @@ impl<'a> Session<'a> {
                 Ok(())
             })),
         };
-        http::Options { backend: Some(Arc::new(Mutex::new(backend))), ..Default::default() }
+        // Never follow a redirect: the `Authorization` header would go wherever the server points.
+        let follow_redirects = http::options::FollowRedirects::None;
+        http::Options { backend: Some(Arc::new(Mutex::new(backend))), follow_redirects, ..Default::default() }
     }
 
     /// Connects with fetch refspecs `specs` and runs `work` on the connection; maps failures to [`GitError`]s.
@@ -1176,10 +1184,27 @@ struct ModuleCache<'o> {
     dir: PathBuf,
     /// The limits: an entry over them (cached under larger limits) is ignored, so the fetch reports it.
     options: &'o GitFetchOptions,
+    /// Whose fetch filled an entry ([`credential_identity`]): a module fetched with one set of credentials is
+    /// never served to a fetch with other credentials or none, so a private module cached for one tenant is not
+    /// handed to another that names the same commit.
+    who: String,
+}
+
+/// A digest of the credentials a fetch uses (`anonymous` without any): part of every cache key.
+fn credential_identity(credentials: Option<&GitCredentials>) -> String {
+    match credentials {
+        Some(credentials) => {
+            let digest = Sha256::digest(format!("pequod-git-credentials\n{}", credentials.authorization()));
+            hex::encode(digest)
+        }
+        None => "anonymous".to_owned(),
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedModule {
+    #[serde(default)]
+    who: String,
     url: String,
     path: String,
     commit: String,
@@ -1191,14 +1216,15 @@ struct CachedModule {
 
 impl ModuleCache<'_> {
     fn entry(&self, reference: &GitReference, commit: &str) -> PathBuf {
-        let key = Sha256::digest(format!("{}\n{}\n{}", reference.url, commit, reference.path).as_bytes());
+        let key = Sha256::digest(format!("{}\n{}\n{}\n{}", self.who, reference.url, commit, reference.path).as_bytes());
         self.dir.join(format!("{}.json", hex::encode(key)))
     }
 
     fn load(&self, reference: &GitReference, commit: &str) -> Option<GitModule> {
         let bytes = std::fs::read(self.entry(reference, commit)).ok()?;
         let cached: CachedModule = serde_json::from_slice(&bytes).ok()?;
-        if cached.url != reference.url || cached.path != reference.path || cached.commit != commit {
+        let same = cached.who == self.who && cached.url == reference.url && cached.path == reference.path;
+        if !same || cached.commit != commit {
             return None;
         }
         let files = cached
@@ -1220,6 +1246,7 @@ impl ModuleCache<'_> {
     fn store(&self, reference: &GitReference, module: &GitModule) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let cached = CachedModule {
+            who: self.who.clone(),
             url: reference.url.clone(),
             path: reference.path.clone(),
             commit: module.commit.clone(),

@@ -8,6 +8,7 @@
 //! - [`sign`] and [`verify`] produce and check cosign signatures (`sha256-<digest>.sig` tag, simple-signing
 //!   payload) with the `sigstore` crate; [`generate_key_pair`] writes cosign-compatible keys.
 //! - [`BlobCache`] keeps pulled blobs on disk by digest, with a size limit, LRU eviction and counters.
+//! - [`hosts`] classifies source hosts (loopback, link-local, cluster-internal, private, public).
 //! - [`Resolver::resolve`] does it all under a [`TrustPolicy`] and returns a [`VerifiedModule`]; each failure is
 //!   a [`SupplyError`] whose [`SupplyError::reason`] is the Transform condition reason.
 
@@ -16,6 +17,7 @@ mod cache;
 mod credentials;
 mod error;
 pub mod git;
+pub mod hosts;
 mod policy;
 mod registry;
 mod signature;

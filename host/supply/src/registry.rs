@@ -232,11 +232,20 @@ impl Registry {
 
     /// The digest `reference` points to: its own digest, or what its tag resolves to now.
     pub async fn resolve(&self, reference: &Reference) -> Result<String, SupplyError> {
-        if let Some(digest) = reference.digest() {
-            return Ok(digest.to_owned());
-        }
         let auth = self.auth_for(reference);
-        self.with_retry(reference, "resolving the tag", || self.client.fetch_manifest_digest(reference, &auth)).await
+        let what = if reference.digest().is_some() { "checking access to the manifest" } else { "resolving the tag" };
+        let found = self.with_retry(reference, what, || self.client.fetch_manifest_digest(reference, &auth)).await?;
+        match reference.digest() {
+            // Asked even for a digest whose blobs are cached: the registry, with this caller's credentials,
+            // decides whether the caller may have the module (cached blobs are shared by every Transform).
+            Some(digest) if digest != found => Err(SupplyError::DigestMismatch {
+                reference: reference.whole(),
+                what: "the manifest".into(),
+                expected: digest.to_owned(),
+                actual: found,
+            }),
+            _ => Ok(found),
+        }
     }
 
     /// The manifest at `reference` (a tag or digest) and its digest, or `None` when there is none. The bytes

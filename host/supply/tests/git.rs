@@ -305,6 +305,67 @@ async fn credentials_are_required_and_checked() {
     assert!(matches!(error, GitError::InsecureCredentials { .. }), "{error}");
 }
 
+/// A private module cached for one set of credentials is not served to a fetch with other credentials or
+/// none, even when it names the exact commit: the server decides again.
+#[tokio::test]
+async fn the_cache_is_kept_per_credentials() {
+    let Some(server) = server_with(Some(("x-access-token", TOKEN))) else { return };
+    let repo = module_repo(&server, "private-cached");
+    let head = repo.rev_parse("HEAD").unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let by_sha = reference(&repo, &format!("ref={head}&path=apps/web"));
+    let right = GitCredentials::from_secret_data(&secret(&[("token", TOKEN)])).unwrap();
+    fetch_module(&by_sha, Some(&right), &options(&cache)).await.unwrap();
+    let requests = server.requests();
+    fetch_module(&by_sha, Some(&right), &options(&cache)).await.unwrap();
+    assert_eq!(server.requests(), requests, "the same credentials are served from the cache");
+
+    let error = fetch_module(&by_sha, None, &options(&cache)).await.unwrap_err();
+    assert!(matches!(error, GitError::Unauthorized { .. }), "without credentials: {error}");
+    let wrong = GitCredentials::from_secret_data(&secret(&[("token", "guess")])).unwrap();
+    let error = fetch_module(&by_sha, Some(&wrong), &options(&cache)).await.unwrap_err();
+    assert!(matches!(error, GitError::Unauthorized { .. }), "with other credentials: {error}");
+}
+
+/// What a loopback HTTP server saw: each request's head.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Serves every request on a loopback port with `response`, recording the request heads.
+fn canned_server(response: String) -> (String, Seen) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let seen: Seen = Default::default();
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buffer = [0u8; 8192];
+            let read = stream.read(&mut buffer).unwrap_or(0);
+            record.lock().unwrap().push(String::from_utf8_lossy(&buffer[..read]).into_owned());
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (address, seen)
+}
+
+/// A server that redirects elsewhere never gets the credentials forwarded: the fetch stops at the redirect.
+#[tokio::test]
+async fn credentials_never_follow_a_redirect() {
+    let (elsewhere, reached) = canned_server("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".into());
+    let redirect = format!(
+        "HTTP/1.1 302 Found\r\nLocation: http://{elsewhere}/stolen.git/info/refs?service=git-upload-pack\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let (origin, asked) = canned_server(redirect);
+    let reference = GitReference::parse(&format!("http://{origin}/team/modules.git?ref=main")).unwrap();
+    let credentials = GitCredentials::from_secret_data(&secret(&[("token", TOKEN)])).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let error = fetch_module(&reference, Some(&credentials), &options(&cache)).await.unwrap_err();
+    assert!(!asked.lock().unwrap().is_empty(), "the origin was asked: {error}");
+    let leaked = reached.lock().unwrap().clone();
+    assert!(leaked.is_empty(), "nothing may follow the redirect, yet the other server saw {leaked:?}");
+}
+
 #[tokio::test]
 async fn an_unreachable_server_fails_quickly() {
     let Some(mut server) = server() else { return };
