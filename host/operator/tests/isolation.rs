@@ -422,3 +422,78 @@ async fn a_tenant_with_the_shipped_role_deploys_the_webservice_module_under_impe
     common::ready(&client, &namespace, "web").await;
     cluster.delete_namespace(&namespace).await.unwrap();
 }
+
+/// A client acting as ServiceAccount `account` of `namespace`.
+fn acting_as(cluster: &TestCluster, namespace: &str, account: &str) -> kube::Client {
+    let mut config = cluster.config().clone();
+    config.auth_info.impersonate = Some(format!("system:serviceaccount:{namespace}:{account}"));
+    kube::Client::try_from(config).unwrap()
+}
+
+/// The shipped ValidatingAdmissionPolicy (`deploy/admission-policy.yaml`): even with RBAC that lets it
+/// write ResourceGraphs and Transform status, a tenant cannot; the operator's ServiceAccount can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_operator_writes_resource_graphs_and_transform_status() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("admission").await.unwrap();
+    let policy = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/admission-policy.yaml");
+    let output = cluster.kubectl().args(["apply", "-f", policy]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // The operator's ServiceAccount, and a tenant account with the same (too generous) RBAC.
+    let _ = cluster.kubectl().args(["create", "namespace", "pequod-system"]).output().unwrap();
+    for (account_namespace, account) in [("pequod-system", "pequod"), (namespace.as_str(), "tenant")] {
+        let _ = cluster.kubectl().args(["-n", account_namespace, "create", "serviceaccount", account]).output();
+    }
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "pequod-graph-writer"}, "rules": [{"apiGroups": ["platform.pequod.io"],
+        "resources": ["resourcegraphs", "resourcegraphs/status", "transforms", "transforms/status"], "verbs": ["*"]}]});
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+    roles.patch("pequod-graph-writer", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&role)).await.unwrap();
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &namespace);
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "graph-writers"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "pequod-graph-writer"},
+        "subjects": [{"kind": "ServiceAccount", "name": "pequod", "namespace": "pequod-system"},
+            {"kind": "ServiceAccount", "name": "tenant", "namespace": namespace}]});
+    bindings.patch("graph-writers", &PatchParams::apply("e2e-test").force(), &Patch::Apply(&binding)).await.unwrap();
+    let tenant = acting_as(cluster, &namespace, "tenant");
+    let operator = acting_as(cluster, "pequod-system", "pequod");
+
+    // A tenant's own ResourceGraph is refused by the admission policy (it takes effect within seconds).
+    let tenant_graphs: Api<ResourceGraph> = Api::namespaced(tenant.clone(), &namespace);
+    let graph: ResourceGraph = serde_json::from_value(forged_graph("forged", None)).unwrap();
+    let message = eventually("the admission policy to refuse the tenant", || async {
+        match tenant_graphs.create(&PostParams::default(), &graph).await {
+            Err(kube::Error::Api(status)) if status.message.contains("only the Pequod operator") => {
+                Some(status.message)
+            }
+            Err(kube::Error::Api(status)) if status.code == 403 && status.message.contains("forbidden") => None,
+            Ok(_) => {
+                tenant_graphs.delete("forged", &DeleteParams::default()).await.unwrap();
+                None
+            }
+            Err(error) => panic!("unexpected: {error}"),
+        }
+    })
+    .await;
+    assert!(message.contains(&format!("system:serviceaccount:{namespace}:tenant")), "{message}");
+
+    // The operator's ServiceAccount may, and the tenant may delete what the operator wrote.
+    let operator_graphs: Api<ResourceGraph> = Api::namespaced(operator, &namespace);
+    operator_graphs.create(&PostParams::default(), &graph).await.expect("the operator writes ResourceGraphs");
+    tenant_graphs.delete("forged", &DeleteParams::default()).await.expect("deleting stays allowed");
+
+    // Transform status: the tenant may write the Transform, not its status.
+    let transform = passthrough("status", json!({}));
+    apply(&client, &namespace, &transform).await;
+    let tenant_transforms: Api<Transform> = Api::namespaced(tenant, &namespace);
+    let status = json!({"status": {"graphHash": "forged"}});
+    let error = tenant_transforms
+        .patch_status("status", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect_err("the tenant may not write Transform status");
+    assert!(error.to_string().contains("only the Pequod operator writes transforms"), "{error}");
+    let output = cluster.kubectl().args(["delete", "-f", policy]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
