@@ -38,6 +38,10 @@ pub struct ResourceGraphSpec {
     /// is kept, never pruned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<String>,
+    /// How long an object that left the graph stays before it is pruned (copied from the Transform's
+    /// `spec.pruneGracePeriod`, e.g. `10m`); none: pruned at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_grace_period: Option<String>,
 }
 
 impl ResourceGraphSpec {
@@ -195,6 +199,9 @@ pub struct InventoryEntry {
     /// What happens to the object when it leaves the graph or the graph is deleted (`Delete` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<pequod_graph::DeletionPolicy>,
+    /// When the object's node left the graph (RFC 3339), while a prune grace period runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_graph_at: Option<String>,
 }
 
 /// How Pequod holds an object.

@@ -39,8 +39,14 @@ pub struct TransformSpec {
     #[schemars(schema_with = "crate::free_form_object")]
     pub input: Value,
     /// What happens to the rendered objects when the Transform is deleted (default: each node's own policy).
+    /// `Orphan` keeps every object; `Delete` does not delete PersistentVolumeClaims and Secrets whose node
+    /// does not say `Delete` itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
+    /// How long an object whose node left the rendered graph is kept before it is pruned (e.g. `10m`; at
+    /// most 7 days): an Event names it when it leaves, and the node coming back cancels the prune.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune_grace_period: Option<String>,
     /// Existing objects to take over instead of creating them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub adopt: Vec<AdoptTarget>,

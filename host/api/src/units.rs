@@ -22,7 +22,7 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
     number.checked_mul(multiplier).ok_or_else(|| format!("{text:?} is too large"))
 }
 
-/// Parses a duration: a number with `ms`, `s` or `m`.
+/// Parses a duration: a number with `ms`, `s`, `m` or `h`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
@@ -31,8 +31,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match suffix {
         "ms" => Ok(Duration::from_millis(number)),
         "s" => Ok(Duration::from_secs(number)),
-        "m" => Ok(Duration::from_secs(number * 60)),
-        _ => Err(format!("{text:?} needs a unit: ms, s or m")),
+        "m" => Ok(Duration::from_secs(number.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(number.saturating_mul(3600))),
+        _ => Err(format!("{text:?} needs a unit: ms, s, m or h")),
     }
 }
 

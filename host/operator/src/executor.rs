@@ -24,7 +24,7 @@ use crate::events::{Severity, object_reference};
 use crate::identity::Identity;
 use crate::origin::{self, Origin};
 use crate::policy::EffectivePolicy;
-use crate::prune::{self, PruneStep};
+use crate::prune::{self, PruneStep, PruneTiming};
 use crate::{Context, Error, now, readiness};
 
 /// The finalizer that makes deletion go through [`cleanup`].
@@ -167,16 +167,7 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
     let stale: Vec<InventoryEntry> =
         inventory.iter().filter(|(key, _)| !current.contains(*key)).map(|(_, e)| e.clone()).collect();
     let target = Target { graph, graph_key: &graph_key, namespace, client: &client, policy: &policy };
-    let mut prune_errors = Vec::new();
-    for entry in stale.iter().rev() {
-        match prune(entry, entry.deletion_policy.unwrap_or_default(), &target, context).await {
-            Ok(outcome) => {
-                inventory.remove(&identity_key(entry));
-                report_pruned(graph, entry, &outcome, context).await;
-            }
-            Err(error) => prune_errors.push(format!("pruning {} {}: {error}", entry.kind, entry.name)),
-        }
-    }
+    let (prune_errors, next_prune) = prune_stale(&stale, &mut inventory, &target, context).await;
 
     let mut nodes: Vec<NodeStatus> =
         graph.spec.graph.nodes.iter().filter_map(|node| states.remove(node.id.as_str())).collect();
@@ -200,11 +191,65 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
         context.graph_event(graph, None, Severity::Normal, "Ready", note).await;
     }
     crate::write_status(&context.client, graph, namespace, &status).await?;
-    Ok(match phase {
-        GraphPhase::Ready => Action::requeue(RESYNC),
-        GraphPhase::Failed => Action::requeue(Duration::from_secs(10)),
-        _ => Action::requeue(POLL),
-    })
+    let after = match phase {
+        GraphPhase::Ready => RESYNC,
+        GraphPhase::Failed => Duration::from_secs(10),
+        _ => POLL,
+    };
+    Ok(Action::requeue(next_prune.map_or(after, |due| due.min(after))))
+}
+
+/// Prunes what left the graph (last applied first), or starts or waits out the graph's prune grace period.
+/// Returns the prune errors and when the next grace period runs out.
+async fn prune_stale(
+    stale: &[InventoryEntry],
+    inventory: &mut BTreeMap<String, InventoryEntry>,
+    target: &Target<'_>,
+    context: &Context,
+) -> (Vec<String>, Option<Duration>) {
+    let graph = target.graph;
+    let grace = match prune::grace_period(graph.spec.prune_grace_period.as_deref()) {
+        Ok(grace) => grace,
+        Err(error) => return (vec![format!("nothing is pruned: {error}")], None),
+    };
+    let (mut errors, mut next) = (Vec::new(), None::<Duration>);
+    for entry in stale.iter().rev() {
+        let after = match prune::timing(entry, grace, jiff::Timestamp::now()) {
+            PruneTiming::Now => None,
+            PruneTiming::Start(after) => {
+                let left = InventoryEntry { left_graph_at: Some(jiff::Timestamp::now().to_string()), ..entry.clone() };
+                inventory.insert(identity_key(entry), left);
+                announce_prune(graph, entry, Some(after), context).await;
+                Some(after)
+            }
+            PruneTiming::Wait(after) => Some(after),
+        };
+        if let Some(after) = after {
+            next = Some(next.map_or(after, |due| due.min(after)));
+            continue;
+        }
+        if grace.is_none() {
+            announce_prune(graph, entry, None, context).await;
+        }
+        match prune(entry, entry.deletion_policy, target, context).await {
+            Ok(outcome) => {
+                inventory.remove(&identity_key(entry));
+                report_pruned(graph, entry, &outcome, context).await;
+            }
+            Err(error) => errors.push(format!("pruning {} {}: {error}", entry.kind, entry.name)),
+        }
+    }
+    (errors, next)
+}
+
+/// An Event naming an object that left the graph before anything is done to it.
+async fn announce_prune(graph: &ResourceGraph, entry: &InventoryEntry, after: Option<Duration>, context: &Context) {
+    let when = match after {
+        None => "will be pruned now".to_owned(),
+        Some(after) => format!("will be pruned in {}s unless its node comes back", after.as_secs()),
+    };
+    let note = format!("{} {} (node {}) left the graph and {when}", entry.kind, entry.name, entry.node);
+    context.graph_event(graph, Some(entry_reference(entry)), Severity::Normal, "Pruning", note).await;
 }
 
 /// Events for nodes whose error is new (not the same as in the last status).
@@ -417,7 +462,6 @@ async fn apply_node(
         Ok(()) => (NodeState::Ready, None),
         Err(waiting) => (NodeState::Applied, Some(waiting)),
     };
-    let deletion_policy = node.apply_policy.deletion_policy;
     let entry = InventoryEntry {
         node: node.id.clone(),
         api_version: api_version.to_owned(),
@@ -428,7 +472,8 @@ async fn apply_node(
         mode,
         applied_hash: Some(hash),
         observed_hash: Some(drift::observed_hash(&live_json, &desired)),
-        deletion_policy: (deletion_policy != DeletionPolicy::Delete).then_some(deletion_policy),
+        deletion_policy: node.apply_policy.deletion_policy,
+        left_graph_at: None,
     };
     (NodeStatus { id: node.id.clone(), state, last_error: None, readiness }, Some(entry))
 }
@@ -485,7 +530,7 @@ fn refusal(object: &Value, kind: &crate::discovery::Kind, target: &Target<'_>) -
 /// Pequod applied (see [`prune::decide`]). Kinds the cluster no longer serves count as gone.
 async fn prune(
     entry: &InventoryEntry,
-    policy: DeletionPolicy,
+    policy: Option<DeletionPolicy>,
     target: &Target<'_>,
     context: &Context,
 ) -> Result<Pruned, kube::Error> {
@@ -585,14 +630,14 @@ async fn cleanup(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
     let graph_key = format!("{namespace}/{}", graph.name_any());
     let target = Target { graph, graph_key: &graph_key, namespace, client: &client, policy: &policy };
     let status = graph.status.clone().unwrap_or_default();
-    let policies: BTreeMap<&str, DeletionPolicy> =
+    let policies: BTreeMap<&str, Option<DeletionPolicy>> =
         graph.spec.graph.nodes.iter().map(|node| (node.id.as_str(), node.apply_policy.deletion_policy)).collect();
     let order = graph.spec.graph.validate().map(|plan| plan.order).unwrap_or_default();
     let rank = |id: &str| order.iter().position(|&index| graph.spec.graph.nodes[index].id == id).unwrap_or(usize::MAX);
     let mut entries = status.inventory.clone();
     entries.sort_by_key(|entry| std::cmp::Reverse(rank(&entry.node)));
     for entry in entries {
-        let policy = policies.get(entry.node.as_str()).copied().or(entry.deletion_policy).unwrap_or_default();
+        let policy = policies.get(entry.node.as_str()).copied().flatten().or(entry.deletion_policy);
         let outcome = prune(&entry, policy, &target, context).await?;
         if let Pruned::Skipped(_) | Pruned::Orphaned(_) = outcome {
             report_pruned(graph, &entry, &outcome, context).await;

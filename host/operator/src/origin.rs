@@ -76,6 +76,7 @@ mod tests {
             },
             input: serde_json::json!({}),
             deletion_policy: None,
+            prune_grace_period: None,
             adopt: Vec::new(),
             suspend: false,
             service_account_name: None,
@@ -93,7 +94,13 @@ mod tests {
             "nodes": []
         }))
         .unwrap();
-        let spec = ResourceGraphSpec { graph, adopt: Vec::new(), service_account_name: None, deferred: Vec::new() };
+        let spec = ResourceGraphSpec {
+            graph,
+            adopt: Vec::new(),
+            service_account_name: None,
+            deferred: Vec::new(),
+            prune_grace_period: None,
+        };
         let mut graph = ResourceGraph::new("web", spec);
         graph.metadata.owner_references = owner.map(|owner| vec![owner]);
         graph

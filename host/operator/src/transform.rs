@@ -10,7 +10,7 @@ use pequod_api::{
     ConditionType, FIELD_MANAGER, GraphPhase, NodeSummary, ResolvedCueRef, ResourceGraph, ResourceGraphSpec, Transform,
     TransformStatus, render_context, set_condition,
 };
-use pequod_graph::{Graph, ObjectIdentity, Violation};
+use pequod_graph::{DeletionPolicy, Graph, ObjectIdentity, Violation};
 use serde_json::json;
 
 use crate::discovery::Discovery;
@@ -228,9 +228,11 @@ async fn render_and_hand_over(
         return condition(ConditionType::PolicyPassed, false, "TargetDenied", message);
     }
     condition(ConditionType::PolicyPassed, true, "Allowed", "every object is within the target rules".into())?;
-    if let Some(policy) = transform.spec.deletion_policy {
+    // A Transform-wide Orphan keeps everything; a Transform-wide Delete does not lift the protection of
+    // PersistentVolumeClaims and Secrets (only a node's explicit policy does).
+    if transform.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
         for node in &mut graph.nodes {
-            node.apply_policy.deletion_policy = policy;
+            node.apply_policy.deletion_policy = Some(DeletionPolicy::Orphan);
         }
     }
 
@@ -240,6 +242,7 @@ async fn render_and_hand_over(
         adopt: transform.spec.adopt.clone(),
         service_account_name: identity.service_account().map(str::to_owned),
         deferred: waiting.iter().map(|id| (*id).to_owned()).collect(),
+        prune_grace_period: transform.spec.prune_grace_period.clone(),
     };
     let write_failed = |error: kube::Error| Stopped {
         reason: "ResourceGraphWriteFailed",

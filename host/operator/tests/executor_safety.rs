@@ -202,3 +202,99 @@ async fn protected_objects_survive_prune_and_cleanup() {
     assert!(maps.get_opt("protected").await.unwrap().is_some(), "the protected object survived");
     cluster.delete_namespace(&namespace).await.unwrap();
 }
+
+/// A PersistentVolumeClaim and a Secret whose nodes leave the graph are kept (abandoned, same uid) unless
+/// their node says `deletionPolicy: Delete`; an Event names each object before and after it is pruned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volumes_and_secrets_outlive_their_nodes_unless_told_otherwise() {
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("keep-data").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), &namespace);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let secret = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "stringData": {"password": "s3cret"}})
+    };
+    let delete = json!({"deletionPolicy": "Delete"});
+    let nodes = json!({"claim": {"object": claim}, "secret": {"object": secret("kept")},
+        "scratch": {"object": secret("scratch"), "applyPolicy": delete}, "config": {"object": config_map("config", "1")},
+        "stays": {"object": config_map("stays", "1")}});
+    apply(&client, &namespace, &passthrough("data", nodes)).await;
+    common::ready(&client, &namespace, "data").await;
+    let claim_uid = claims.get("data").await.unwrap().metadata.uid;
+    let secret_uid = secrets.get("kept").await.unwrap().metadata.uid;
+
+    apply(&client, &namespace, &passthrough("data", json!({"stays": {"object": config_map("stays", "1")}}))).await;
+    eventually("the ConfigMap and the Secret marked Delete to be pruned", || async {
+        let gone =
+            maps.get_opt("config").await.unwrap().is_none() && secrets.get_opt("scratch").await.unwrap().is_none();
+        gone.then_some(())
+    })
+    .await;
+    let kept_claim = claims.get("data").await.unwrap();
+    assert_eq!(kept_claim.metadata.uid, claim_uid, "the claim was never deleted");
+    assert!(kept_claim.metadata.deletion_timestamp.is_none());
+    let annotations = kept_claim.metadata.annotations.unwrap_or_default();
+    assert!(!annotations.contains_key("platform.pequod.io/resource-graph"), "the claim was abandoned");
+    assert_eq!(secrets.get("kept").await.unwrap().metadata.uid, secret_uid, "the Secret was never deleted");
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &namespace);
+    let notes = eventually("the prune Events", || async {
+        let notes: Vec<String> =
+            events.list(&Default::default()).await.ok()?.items.into_iter().filter_map(|e| e.note).collect();
+        let named = |text: &str| notes.iter().any(|note| note.contains(text));
+        (named("PersistentVolumeClaim data") && named("Secret scratch") && named("will be pruned")).then_some(notes)
+    })
+    .await;
+    assert!(notes.iter().any(|note| note.contains("PersistentVolumeClaims and Secrets are kept")), "{notes:?}");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+/// With `spec.pruneGracePeriod`, an object whose node left the graph stays until the period runs out (an
+/// Event says when); its node coming back in time cancels the prune.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prune_grace_period_keeps_objects_until_it_runs_out() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("grace").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let with_grace = |nodes: Value| {
+        let mut manifest = passthrough("grace", nodes);
+        manifest["spec"]["pruneGracePeriod"] = json!("8s");
+        manifest
+    };
+    let both = json!({"stays": {"object": config_map("stays", "1")}, "leaves": {"object": config_map("leaves", "1")}});
+    let one = json!({"stays": {"object": config_map("stays", "1")}});
+    apply(&client, &namespace, &with_grace(both.clone())).await;
+    common::ready(&client, &namespace, "grace").await;
+    let before = uid(&maps, "leaves").await.unwrap();
+
+    // Leaves, comes back within the grace period: the same object.
+    apply(&client, &namespace, &with_grace(one.clone())).await;
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &namespace);
+    eventually("the Event announcing the prune", || async {
+        let items = events.list(&Default::default()).await.ok()?.items;
+        items
+            .into_iter()
+            .filter_map(|event| event.note)
+            .find(|note| note.contains("ConfigMap leaves") && note.contains("will be pruned in"))
+    })
+    .await;
+    apply(&client, &namespace, &with_grace(both)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(uid(&maps, "leaves").await, Some(before.clone()), "the node came back in time: nothing was pruned");
+
+    // Leaves for good: kept for the grace period, then pruned.
+    apply(&client, &namespace, &with_grace(one)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(uid(&maps, "leaves").await, Some(before), "kept while the grace period runs");
+    common::eventually_within(Duration::from_secs(40), "the prune after the grace period", || async {
+        maps.get_opt("leaves").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    cluster.delete_namespace(&namespace).await.unwrap();
+}

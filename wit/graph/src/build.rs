@@ -86,7 +86,7 @@ impl Node {
 
     /// Sets what happens to the object when it leaves the graph.
     pub fn deletion_policy(mut self, policy: DeletionPolicy) -> Self {
-        self.apply_policy.deletion_policy = policy;
+        self.apply_policy.deletion_policy = Some(policy);
         self
     }
 }

@@ -97,9 +97,11 @@ pub struct ApplyPolicy {
     /// What happens when another field manager owns a field we set.
     #[serde(default)]
     pub conflict_policy: ConflictPolicy,
-    /// What happens to the object when it leaves the graph or the Transform is deleted.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// What happens to the object when it leaves the graph or the Transform is deleted. Unset means
+    /// `Delete`, except for PersistentVolumeClaims and Secrets, which are kept (abandoned) unless the node says
+    /// `Delete` explicitly: their data outlives a module change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 }
 
 impl ApplyPolicy {
