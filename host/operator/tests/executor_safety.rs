@@ -298,3 +298,33 @@ async fn a_prune_grace_period_keeps_objects_until_it_runs_out() {
     .await;
     cluster.delete_namespace(&namespace).await.unwrap();
 }
+
+/// A graph of 500 nodes (the default `maxNodes`) keeps its ResourceGraph status far below etcd's object size
+/// limit (1.5 MiB): the status is measured and must stay under a quarter of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_node_graph_has_a_small_status() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("large").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let nodes: serde_json::Map<String, Value> = (0..500)
+        .map(|index| {
+            let mut object = config_map(&format!("config-map-with-a-realistic-name-{index:03}"), "value");
+            object["metadata"]["labels"] = json!({"app.kubernetes.io/name": "large", "index": index.to_string()});
+            (format!("config-map-node-{index:03}"), json!({"object": object}))
+        })
+        .collect();
+    apply(&client, &namespace, &passthrough("large", Value::Object(nodes))).await;
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+    let graph = common::eventually_within(Duration::from_secs(240), "all 500 nodes ready", || async {
+        let graph = graphs.get_opt("large").await.unwrap()?;
+        let status = graph.status.as_ref()?;
+        (status.inventory.len() == 500 && status.phase == pequod_api::GraphPhase::Ready).then_some(graph)
+    })
+    .await;
+    let status_bytes = serde_json::to_vec(&graph.status).unwrap().len();
+    let object_bytes = serde_json::to_vec(&graph).unwrap().len();
+    println!("500-node ResourceGraph: status {status_bytes} bytes, whole object {object_bytes} bytes");
+    assert!(status_bytes < 1536 * 1024 / 4, "the status takes {status_bytes} bytes");
+    assert!(object_bytes < 1536 * 1024 / 2, "the whole object takes {object_bytes} bytes");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
