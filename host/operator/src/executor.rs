@@ -545,7 +545,12 @@ async fn prune(
         return Ok(Pruned::Skipped(format!("the target rules refuse it: {refused}")));
     }
     let api = Discovery::api(target.client, &kind, entry.namespace.as_deref().unwrap_or_default());
-    let live = api.get_opt(&entry.name).await?;
+    let live = match api.get_opt(&entry.name).await {
+        Ok(live) => live,
+        // A bare 404 (not a NotFound status): the kind is no longer served, its CRD is gone.
+        Err(kube::Error::Api(response)) if response.code == 404 => return Ok(Pruned::Gone),
+        Err(error) => return Err(error),
+    };
     match prune::decide(entry, policy, live.as_ref().map(|live| &live.metadata), target.graph_key) {
         PruneStep::Gone => Ok(Pruned::Gone),
         PruneStep::NotOurs(why) => Ok(Pruned::Skipped(why.to_owned())),

@@ -1,6 +1,6 @@
 //! The executor never loses what it manages, on a real kube-apiserver: renaming a node, a cluster-scoped node
 //! that names a namespace, two Transforms claiming one object, a ResourceGraph deleted alone, suspend, a
-//! finalizer whose CRD is gone, and an object protected from prune.
+//! finalizer whose CRD is gone, objects protected from prune, a prune grace period, a 500-node status.
 
 mod common;
 
@@ -326,5 +326,36 @@ async fn a_500_node_graph_has_a_small_status() {
     println!("500-node ResourceGraph: status {status_bytes} bytes, whole object {object_bytes} bytes");
     assert!(status_bytes < 1536 * 1024 / 4, "the status takes {status_bytes} bytes");
     assert!(object_bytes < 1536 * 1024 / 2, "the whole object takes {object_bytes} bytes");
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+/// The finalizer finishes when a kind the graph applied is gone from the cluster (its CRD deleted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalizer_finishes_when_a_crd_is_gone() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("crd-gone").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let group = format!("{namespace}.example.com");
+    cluster.install_crds(&[widget_crd(&group)]).await.unwrap();
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
+    let widget = json!({"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": "w"}, "spec": {}});
+    let nodes = json!({"widget": {"object": widget}, "config": {"object": config_map("config", "1")}});
+    apply(&client, &namespace, &passthrough("gone", nodes)).await;
+    common::ready(&client, &namespace, "gone").await;
+
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.delete(&format!("widgets.{group}"), &DeleteParams::default()).await.unwrap();
+    eventually("the CRD to be gone", || async {
+        crds.get_opt(&format!("widgets.{group}")).await.unwrap().is_none().then_some(())
+    })
+    .await;
+    transforms.delete("gone", &DeleteParams::default()).await.unwrap();
+    common::eventually_within(Duration::from_secs(60), "the graph's finalizer to finish", || async {
+        graphs.get_opt("gone").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    assert!(maps.get_opt("config").await.unwrap().is_none(), "the rest was cleaned up");
     cluster.delete_namespace(&namespace).await.unwrap();
 }

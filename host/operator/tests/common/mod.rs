@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 /// The shared cluster with our CRDs installed, and a client for it.
 pub async fn cluster() -> (&'static TestCluster, Client) {
+    init_logs();
     let cluster = TestCluster::shared().await;
     cluster.install_crds(&pequod_api::crds()).await.expect("CRDs install");
     (cluster, cluster.client())
@@ -210,4 +211,11 @@ pub async fn reasons(client: &Client, namespace: &str, name: &str) -> Vec<String
         .filter(|event| event.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .filter_map(|event| event.reason)
         .collect()
+}
+
+/// With `PEQUOD_TEST_LOG` set (e.g. `pequod_operator=debug`), the operator's logs go to the test's output.
+fn init_logs() {
+    if let Ok(filter) = std::env::var("PEQUOD_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    }
 }
