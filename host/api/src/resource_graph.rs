@@ -152,6 +152,10 @@ pub struct NodeStatus {
     /// What its readiness gates are waiting for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness: Option<String>,
+    /// Since when it has been applied and waiting for its readiness gates (RFC 3339): its re-checks back
+    /// off from this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<String>,
 }
 
 /// The state of one node.

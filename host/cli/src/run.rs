@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// 64Mi unless a PlatformPolicy lowers it; renders wait for their turn), e.g. 512Mi.
     #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "512Mi")]
     max_render_memory: usize,
+    /// The longest wait between readiness re-checks of a node that has waited long: re-checks start every
+    /// 2 s and back off to a quarter of the time waited, up to this (watch events wake graphs earlier).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    readiness_poll_max: Duration,
     /// Render every reconcile instead of reusing the last render of an unchanged Transform.
     #[arg(long)]
     no_render_cache: bool,
@@ -90,6 +94,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         insecure_registries: args.insecure_registries.clone(),
         cache_dir: cache_dir.clone(),
         default_service_account: args.default_service_account.clone(),
+        readiness_poll_max: args.readiness_poll_max,
         ..Options::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

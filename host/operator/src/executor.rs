@@ -172,6 +172,9 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
     let mut nodes: Vec<NodeStatus> =
         graph.spec.graph.nodes.iter().filter_map(|node| states.remove(node.id.as_str())).collect();
     nodes.extend(graph.spec.deferred.iter().map(|id| deferred(id)));
+    let checked_at = jiff::Timestamp::now();
+    stamp_waiting(&mut nodes, &previous, checked_at);
+    let poll = readiness_poll(&nodes, checked_at, context.options.readiness_poll_max);
     report_node_changes(graph, &nodes, &previous, context).await;
     let status = summarise(graph, nodes, inventory.into_values().collect(), &prune_errors, &previous);
     let phase = status.phase;
@@ -194,7 +197,7 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
     let after = match phase {
         GraphPhase::Ready => RESYNC,
         GraphPhase::Failed => Duration::from_secs(10),
-        _ => POLL,
+        _ => poll,
     };
     Ok(Action::requeue(next_prune.map_or(after, |due| due.min(after))))
 }
@@ -292,6 +295,28 @@ async fn report_pruned(graph: &ResourceGraph, entry: &InventoryEntry, outcome: &
     context.graph_event(graph, Some(entry_reference(entry)), Severity::Normal, reason, note).await;
 }
 
+/// Records since when each node applied and waiting for its readiness gates has been waiting: carried over
+/// from the last status while it keeps waiting, `now` when it starts.
+fn stamp_waiting(nodes: &mut [NodeStatus], previous: &ResourceGraphStatus, now: jiff::Timestamp) {
+    for node in nodes.iter_mut().filter(|node| node.state == NodeState::Applied) {
+        let before = previous.nodes.iter().find(|old| old.id == node.id && old.state == NodeState::Applied);
+        node.waiting_since = before.and_then(|old| old.waiting_since.clone()).or_else(|| Some(now.to_string()));
+    }
+}
+
+/// When to check the readiness of the waiting nodes again: soon for a node that just started waiting, backing
+/// off (a quarter of the time it has waited) up to `max` for one that has waited long. Watch events on the
+/// objects wake the graph earlier.
+fn readiness_poll(nodes: &[NodeStatus], now: jiff::Timestamp, max: Duration) -> Duration {
+    nodes
+        .iter()
+        .filter_map(|node| node.waiting_since.as_deref()?.parse::<jiff::Timestamp>().ok())
+        .map(|since| Duration::try_from(now.duration_since(since)).unwrap_or_default())
+        .map(|waited| (waited / 4).clamp(POLL, max.max(POLL)))
+        .min()
+        .unwrap_or(POLL)
+}
+
 /// The status of a node the module deferred.
 fn deferred(id: &str) -> NodeStatus {
     NodeStatus {
@@ -299,6 +324,7 @@ fn deferred(id: &str) -> NodeStatus {
         state: NodeState::Deferred,
         last_error: None,
         readiness: Some("waiting for the live state of the nodes it reads (context.observed)".into()),
+        waiting_since: None,
     }
 }
 
@@ -319,6 +345,7 @@ fn pending(node: &Node, dependency: &str) -> NodeStatus {
         state: NodeState::Pending,
         last_error: None,
         readiness: Some(format!("waiting for {dependency} to be ready")),
+        waiting_since: None,
     }
 }
 
@@ -361,8 +388,12 @@ async fn apply_node(
     context: &Context,
 ) -> (NodeStatus, Option<InventoryEntry>) {
     let failed = |message: String| {
-        let status =
-            NodeStatus { id: node.id.clone(), state: NodeState::Error, last_error: Some(message), readiness: None };
+        let status = NodeStatus {
+            id: node.id.clone(),
+            state: NodeState::Error,
+            last_error: Some(message),
+            ..Default::default()
+        };
         (status, previous.clone())
     };
     let api_version = node.object["apiVersion"].as_str().unwrap_or_default();
@@ -475,7 +506,7 @@ async fn apply_node(
         deletion_policy: node.apply_policy.deletion_policy,
         left_graph_at: None,
     };
-    (NodeStatus { id: node.id.clone(), state, last_error: None, readiness }, Some(entry))
+    (NodeStatus { id: node.id.clone(), state, readiness, ..Default::default() }, Some(entry))
 }
 
 /// What a node needs this time.
@@ -725,4 +756,62 @@ fn applied_hash(object: &Value) -> String {
 pub(crate) fn error_policy(graph: Arc<ResourceGraph>, error: &Error, context: Arc<Context>) -> Action {
     tracing::warn!(graph = %graph.name_any(), namespace = ?graph.namespace(), error = %error, label = error.label(), "reconcile failed");
     Action::requeue(context.backoff(crate::backoff_key(&*graph)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiting(id: &str, since: Option<&str>) -> NodeStatus {
+        NodeStatus {
+            id: id.into(),
+            state: NodeState::Applied,
+            waiting_since: since.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn readiness_checks_back_off_per_node() {
+        let now: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
+        let max = Duration::from_secs(60);
+        let secs = Duration::from_secs;
+        let cases: [(Vec<NodeStatus>, Duration); 6] = [
+            (vec![], POLL),
+            (vec![waiting("a", Some("2026-12-03T10:00:00Z"))], POLL),
+            (vec![waiting("a", Some("2026-12-03T09:59:20Z"))], secs(10)),
+            (vec![waiting("a", Some("2026-12-03T09:00:00Z"))], max),
+            (vec![waiting("a", Some("2026-12-03T09:00:00Z")), waiting("b", Some("2026-12-03T09:59:40Z"))], secs(5)),
+            (vec![waiting("a", Some("not a time"))], POLL),
+        ];
+        for (nodes, expected) in cases {
+            assert_eq!(readiness_poll(&nodes, now, max), expected, "{nodes:?}");
+        }
+        let constant = [waiting("a", Some("2026-12-03T09:00:00Z"))];
+        assert_eq!(readiness_poll(&constant, now, POLL), POLL, "a max of 2 s polls at a constant 2 s");
+    }
+
+    #[test]
+    fn waiting_starts_once_and_is_carried_over() {
+        let now: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
+        let previous = ResourceGraphStatus {
+            nodes: vec![
+                waiting("old", Some("2026-12-03T09:00:00Z")),
+                NodeStatus { id: "was-ready".into(), state: NodeState::Ready, ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        let mut nodes = vec![
+            waiting("old", None),
+            waiting("was-ready", None),
+            waiting("new", None),
+            NodeStatus { id: "ready".into(), state: NodeState::Ready, ..Default::default() },
+        ];
+        stamp_waiting(&mut nodes, &previous, now);
+        let since: Vec<Option<&str>> = nodes.iter().map(|node| node.waiting_since.as_deref()).collect();
+        assert_eq!(
+            since,
+            [Some("2026-12-03T09:00:00Z"), Some("2026-12-03T10:00:00Z"), Some("2026-12-03T10:00:00Z"), None]
+        );
+    }
 }

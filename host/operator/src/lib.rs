@@ -70,6 +70,9 @@ pub struct Options {
     /// The ServiceAccount (of each Transform's namespace) impersonated for Transforms that name none
     /// (`None`: those act with the operator's own identity, within the built-in target rules).
     pub default_service_account: Option<String>,
+    /// The longest wait between readiness re-checks of a node that has waited long (they start at 2 s and
+    /// back off; watch events on the object wake the graph earlier).
+    pub readiness_poll_max: std::time::Duration,
 }
 
 impl Default for Options {
@@ -83,6 +86,7 @@ impl Default for Options {
             cache_dir: None,
             kube_config: None,
             default_service_account: None,
+            readiness_poll_max: std::time::Duration::from_secs(60),
         }
     }
 }

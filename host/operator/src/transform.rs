@@ -183,12 +183,16 @@ async fn render_and_hand_over(
     status.resolved_cue_ref = Some(ResolvedCueRef {
         digest: digest.clone(),
         module: Some(format!("{} {}", rendered.graph.metadata.module, rendered.graph.metadata.version)),
-        fetched_at: resolved
-            .fetched_at
-            .and_then(|at| jiff::Timestamp::try_from(at).ok())
-            .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
+        // When this digest was first fetched: a re-resolve to the same digest changes nothing in the status,
+        // so it does not wake the Transform again.
+        fetched_at: status
+            .resolved_cue_ref
+            .as_ref()
+            .filter(|r| r.digest == digest)
+            .and_then(|r| r.fetched_at.clone())
             .or_else(|| {
-                status.resolved_cue_ref.as_ref().filter(|r| r.digest == digest).and_then(|r| r.fetched_at.clone())
+                let at = resolved.fetched_at.and_then(|at| jiff::Timestamp::try_from(at).ok());
+                at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
             })
             .or_else(|| Some(now())),
         signer: resolved.signer.clone(),

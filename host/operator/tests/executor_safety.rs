@@ -302,6 +302,7 @@ async fn a_prune_grace_period_keeps_objects_until_it_runs_out() {
 /// A graph of 500 nodes (the default `maxNodes`) keeps its ResourceGraph status far below etcd's object size
 /// limit (1.5 MiB): the status is measured and must stay under a quarter of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::print_stdout, reason = "the measured size is shown with --nocapture")]
 async fn a_500_node_graph_has_a_small_status() {
     let (cluster, client) = cluster().await;
     let namespace = cluster.namespace("large").await.unwrap();

@@ -256,7 +256,7 @@ async fn git_modules_resolve_to_a_commit() {
     let (cluster, client) = cluster().await;
     let namespace = cluster.namespace("git").await.unwrap();
     set_policy(&client, &namespace, json!({"trust": {"allowedHosts": [server_host(&server)]}})).await;
-    let _operator = Operator::start(client.clone(), &namespace);
+    let operator = Operator::start(client.clone(), &namespace);
     let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &namespace);
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-login",
         "annotations": {"platform.pequod.io/host": server_host(&server)}},
@@ -273,6 +273,13 @@ async fn git_modules_resolve_to_a_commit() {
     .await;
     let transform = ready(&client, &namespace, "from-git").await;
     assert_eq!(transform.status.unwrap().resolved_cue_ref.unwrap().digest, first);
+    // Resolving the branch again to the same commit changes nothing: the Transform does not wake itself.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (reconciles, requests) =
+        (operator.counter("pequod_reconciles_total{controller=\"Transform\"}"), server.requests());
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let more = operator.counter("pequod_reconciles_total{controller=\"Transform\"}") - reconciles;
+    assert!(more <= 1, "{more} reconciles of an idle Transform in 8 s ({} git requests)", server.requests() - requests);
 
     // Without the credentials the server refuses, and the condition says so.
     apply(&client, &namespace, "no-login", json!({"type": "git", "ref": reference})).await;
