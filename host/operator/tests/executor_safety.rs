@@ -360,3 +360,86 @@ async fn the_finalizer_finishes_when_a_crd_is_gone() {
     assert!(maps.get_opt("config").await.unwrap().is_none(), "the rest was cleaned up");
     cluster.delete_namespace(&namespace).await.unwrap();
 }
+
+/// 60 ConfigMaps in one wave.
+fn wide_graph() -> Value {
+    let nodes: serde_json::Map<String, Value> = (0..60)
+        .map(|index| (format!("node-{index:02}"), json!({"object": config_map(&format!("wide-{index:02}"), "v")})))
+        .collect();
+    passthrough("wide", Value::Object(nodes))
+}
+
+/// Waits until some but not all of the wide graph's objects exist; returns their uids by name.
+async fn partly_applied(maps: &Api<ConfigMap>) -> std::collections::BTreeMap<String, String> {
+    common::eventually_within(Duration::from_secs(60), "part of the wave applied", || async {
+        let list = maps.list(&Default::default()).await.ok()?;
+        let wide: std::collections::BTreeMap<String, String> = list
+            .items
+            .into_iter()
+            .filter_map(|map| Some((map.metadata.name?, map.metadata.uid?)))
+            .filter(|(name, _)| name.starts_with("wide-"))
+            .collect();
+        (!wide.is_empty()).then_some(wide)
+    })
+    .await
+}
+
+/// After the interruption: Ready, every object once, the ones applied before untouched (same uid), and an
+/// inventory that names exactly the live objects.
+async fn completed_without_loss(
+    client: &kube::Client,
+    namespace: &str,
+    before: &std::collections::BTreeMap<String, String>,
+) {
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    common::ready(client, namespace, "wide").await;
+    let live: std::collections::BTreeMap<String, String> = maps
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|map| Some((map.metadata.name?, map.metadata.uid?)))
+        .filter(|(name, _)| name.starts_with("wide-"))
+        .collect();
+    assert_eq!(live.len(), 60, "every object exactly once");
+    for (name, uid) in before {
+        assert_eq!(live.get(name), Some(uid), "{name} was applied before the interruption and never re-created");
+    }
+    let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), namespace);
+    let inventory = graphs.get("wide").await.unwrap().status.unwrap().inventory;
+    let recorded: std::collections::BTreeMap<String, String> =
+        inventory.into_iter().map(|entry| (entry.name, entry.uid.unwrap_or_default())).collect();
+    assert_eq!(recorded, live, "the inventory names exactly the live objects");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_killed_mid_apply_loses_nothing() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("killed").await.unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let first = Operator::start(client.clone(), &namespace);
+    apply(&client, &namespace, &wide_graph()).await;
+    let before = partly_applied(&maps).await;
+    first.kill().await;
+    let _second = Operator::start(client.clone(), &namespace);
+    completed_without_loss(&client, &namespace, &before).await;
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_outage_mid_apply_loses_nothing() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("outage-wave").await.unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let proxy = common::FlakyProxy::start(cluster).await;
+    let operator = Operator::start(proxy.client(cluster), &namespace);
+    apply(&client, &namespace, &wide_graph()).await;
+    let before = partly_applied(&maps).await;
+    proxy.down();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(operator.is_running(), "an outage must not stop the operator");
+    proxy.up();
+    completed_without_loss(&client, &namespace, &before).await;
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
