@@ -11,10 +11,10 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditi
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{Event, finalizer};
 use pequod_api::{
-    ConditionType, FIELD_MANAGER, GraphPhase, InventoryEntry, InventoryMode, MANAGED_BY_LABEL, NodeState, NodeStatus,
-    ResourceGraph, ResourceGraphStatus, TRANSFORM_LABEL, Transform, set_condition,
+    ConditionType, FIELD_MANAGER, GraphPhase, InventoryEntry, MANAGED_BY_LABEL, NodeState, NodeStatus, ResourceGraph,
+    ResourceGraphStatus, TRANSFORM_LABEL, Transform, set_condition,
 };
-use pequod_graph::{ApplyMode, ConflictPolicy, DeletionPolicy, Node, ObjectIdentity};
+use pequod_graph::{DeletionPolicy, Node, ObjectIdentity};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -25,7 +25,7 @@ use crate::identity::Identity;
 use crate::origin::{self, Origin};
 use crate::policy::EffectivePolicy;
 use crate::prune::{self, PruneStep, PruneTiming};
-use crate::{Context, Error, now, readiness};
+use crate::{Context, Error, now, readiness, step};
 
 /// The finalizer that makes deletion go through [`cleanup`].
 pub(crate) const FINALIZER: &str = "platform.pequod.io/cleanup";
@@ -411,73 +411,28 @@ async fn apply_node(
     let api = Discovery::api(target.client, &kind, object_namespace);
     let desired = stamped(node, target);
     let hash = applied_hash(&desired);
-    let mut mode = previous.as_ref().map(|entry| entry.mode).unwrap_or_default();
     let related = || object_reference(&node.object, kind.namespaced.then_some(object_namespace));
 
     let live = match api.get_opt(name).await {
         Ok(live) => live,
         Err(error) => return failed(describe_apply_error(&error)),
     };
-    // What to do, decided from what exists: refuse to take over what is not ours unless told to.
-    let mut force = node.apply_policy.conflict_policy == ConflictPolicy::Force;
-    let action = match &live {
-        None if node.apply_policy.mode == ApplyMode::AdoptOnly => {
-            return failed(format!(
-                "{kind_name} {name} does not exist; applyPolicy.mode AdoptOnly takes over an existing object only"
-            ));
-        }
-        None => Step::Apply("created"),
-        Some(live) if let Some(other) = claimed_by_other(live, target.graph_key) => {
-            return failed(format!(
-                "{kind_name} {name} is managed by another graph ({other}, of the Transform of that name); it \
-                 must abandon it (remove the node with deletionPolicy: Orphan) before this Transform may take it"
-            ));
-        }
-        Some(live) if !applied_by(live, target.graph_key) && previous.is_none() => {
-            let listed = target.graph.spec.adopt.iter().any(|adopt| {
-                adopt.api_version == api_version
-                    && adopt.kind == kind_name
-                    && adopt.name == name
-                    && adopt.namespace.as_deref().is_none_or(|ns| ns == object_namespace)
-            });
-            if !listed {
-                return failed(format!(
-                    "{kind_name} {name} already exists and is not managed by this Transform; list it in the \
-                     Transform's spec.adopt (apiVersion, kind, name) to take it over"
-                ));
-            }
-            mode = InventoryMode::Adopted;
-            force = true;
-            Step::Apply("adopted")
-        }
-        Some(_) if node.apply_policy.mode == ApplyMode::CreateOnly => Step::Keep,
-        Some(live) => {
-            let unchanged = previous.as_ref().is_some_and(|entry| entry.applied_hash.as_deref() == Some(hash.as_str()));
-            let live_json = serde_json::to_value(live).unwrap_or(Value::Null);
-            let observed = drift::observed_hash(&live_json, &desired);
-            if !unchanged {
-                Step::Apply("updated")
-            } else if previous.as_ref().is_some_and(|entry| entry.observed_hash.as_deref() == Some(observed.as_str())) {
-                Step::Keep
-            } else {
-                Step::Apply("drift corrected")
-            }
-        }
+    let facts = live.as_ref().map(|live| live_facts(live, &desired, target.graph_key));
+    let listed = adoption_listed(target, api_version, kind_name, name, object_namespace);
+    let step = match step::decide(&node.apply_policy, &hash, facts.as_ref(), previous.as_ref(), listed) {
+        Ok(step) => step,
+        Err(refused) => return failed(refused.message(&format!("{kind_name} {name}"))),
     };
-    let live = match action {
-        Step::Keep => {
+    let mode = step.mode(previous.as_ref());
+    let live = match step.event() {
+        None => {
             context.metrics.applied("unchanged");
             live.expect("kept objects exist")
         }
-        Step::Apply(what) => match apply(&api, &desired, name, force).await {
+        Some((reason, severity, verb)) => match apply(&api, &desired, name, step.force(&node.apply_policy)).await {
             Ok(applied) => {
                 context.metrics.applied("applied");
-                let (reason, severity) = match what {
-                    "adopted" => ("Adopted", Severity::Normal),
-                    "drift corrected" => ("DriftCorrected", Severity::Warning),
-                    _ => ("Applied", Severity::Normal),
-                };
-                let note = format!("{kind_name} {name} {what} (node {})", node.id);
+                let note = format!("{kind_name} {name} {verb} (node {})", node.id);
                 context.graph_event(target.graph, Some(related()), severity, reason, note).await;
                 applied
             }
@@ -509,12 +464,24 @@ async fn apply_node(
     (NodeStatus { id: node.id.clone(), state, readiness, ..Default::default() }, Some(entry))
 }
 
-/// What a node needs this time.
-enum Step {
-    /// Nothing: the live object is as applied.
-    Keep,
-    /// Apply, for the given reason.
-    Apply(&'static str),
+/// What [`step::decide`] needs to know of a live object.
+fn live_facts(live: &DynamicObject, desired: &Value, graph_key: &str) -> step::Live {
+    let live_json = serde_json::to_value(live).unwrap_or(Value::Null);
+    step::Live {
+        other_graph: claimed_by_other(live, graph_key),
+        ours: applied_by(live, graph_key),
+        observed_hash: drift::observed_hash(&live_json, desired),
+    }
+}
+
+/// Whether the graph's `spec.adopt` lists this object.
+fn adoption_listed(target: &Target<'_>, api_version: &str, kind: &str, name: &str, namespace: &str) -> bool {
+    target.graph.spec.adopt.iter().any(|adopt| {
+        adopt.api_version == api_version
+            && adopt.kind == kind
+            && adopt.name == name
+            && adopt.namespace.as_deref().is_none_or(|ns| ns == namespace)
+    })
 }
 
 async fn apply(

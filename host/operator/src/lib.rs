@@ -24,6 +24,7 @@ mod prune;
 mod readiness;
 mod server;
 mod source;
+mod step;
 mod transform;
 
 use std::collections::HashMap;

@@ -281,9 +281,10 @@ async fn one_leader_at_a_time_and_endpoints_tell_health_and_metrics() {
         let options = Options { namespace: Some(namespace.clone()), ..Options::default() };
         let context = Context::with_options(client.clone(), sandbox, options);
         let mut election = LeaderElection::new(namespace.clone(), "pequod-test", identity);
-        election.lease_duration = Duration::from_secs(3);
-        election.renew_deadline = Duration::from_secs(2);
-        election.retry_period = Duration::from_millis(500);
+        // Margins for a loaded 2-core CI machine: a leader starved of CPU for 2 s must not lose the lease.
+        election.lease_duration = Duration::from_secs(8);
+        election.renew_deadline = Duration::from_secs(6);
+        election.retry_period = Duration::from_secs(1);
         let options = RunOptions { metrics_address, leader_election: Some(election) };
         tokio::spawn(pequod_operator::run_with(context, options))
     };
