@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::discovery::Discovery;
 use crate::events::Severity;
+use crate::identity::Identity;
 use crate::policy::{EffectivePolicy, PolicyError};
 use crate::{Context, Error, now, source};
 
@@ -66,205 +67,279 @@ async fn render_and_hand_over(
     context: &Context,
     status: &mut TransformStatus,
 ) -> Result<(), Stopped> {
-    let generation = transform.metadata.generation;
-    let rendered_before = status.conditions.iter().find(|c| c.type_ == "Rendered").map(|c| c.message.clone());
-    let messages_before: Vec<(String, String)> =
-        status.conditions.iter().map(|c| (c.type_.clone(), c.message.clone())).collect();
-    let mut condition = |kind, ok: bool, reason: &'static str, message: String| {
-        set_condition(&mut status.conditions, kind, ok, reason, message.clone(), generation, now());
-        if ok { Ok(()) } else { Err(Stopped { reason, message, transient: false }) }
-    };
+    let mut stage = Stages::new(transform, namespace, context, status);
     if transform.spec.suspend {
-        return condition(
-            ConditionType::Ready,
-            false,
-            "Suspended",
-            "spec.suspend is true; nothing is reconciled".into(),
-        );
+        let message = "spec.suspend is true; nothing is reconciled".to_owned();
+        return stage.condition(ConditionType::Ready, false, "Suspended", message);
     }
-
-    let policy = match crate::policy::for_namespace(&context.client, namespace).await {
-        Ok(policy) => policy,
-        Err(PolicyError::Unavailable(error)) => {
-            let message = format!("cannot read PlatformPolicies: {error}");
-            return Err(Stopped { reason: "PolicyUnavailable", message, transient: true });
-        }
-        Err(PolicyError::Invalid(message)) => {
-            return condition(ConditionType::SourceReady, false, "InvalidPolicy", message);
-        }
-    };
-    let identity = context.identities.of(namespace, transform.spec.service_account_name.as_deref());
-    let client = match context.identities.client(&context.client, &identity) {
-        Ok(client) => client,
-        Err(error) => return condition(ConditionType::SourceReady, false, "IdentityUnavailable", error.to_string()),
-    };
-
-    let resolution = source::resolve(context, &client, namespace, &transform.spec.cue_ref, &policy).await;
-    context.metrics.source_resolved(resolution.as_ref().map_or_else(|error| error.reason(), |_| "ok"));
-    if let Some(cache) = &context.blob_cache {
-        context.metrics.blob_cache(&cache.stats());
-    }
-    let resolved = match resolution {
-        Ok(resolved) => resolved,
-        Err(error) => {
-            let transient = error.transient();
-            let message = error.to_string();
-            let kind = if error.is_verification() { ConditionType::Verified } else { ConditionType::SourceReady };
-            let before = messages_before.iter().find(|(type_, _)| type_ == kind.as_str()).map(|(_, m)| m);
-            if before != Some(&message) {
-                context.event(transform, Severity::Warning, error.reason(), message.clone()).await;
-            }
-            if error.is_verification() {
-                let _ = condition(ConditionType::SourceReady, true, "Resolved", "the module was found".into());
-            }
-            let stopped = condition(kind, false, error.reason(), message);
-            return stopped.map_err(|stopped| Stopped { transient, ..stopped });
-        }
-    };
-    let module = match context.sandbox.load(&resolved.wasm) {
-        Ok(module) => module,
-        Err(error) => {
-            context.event(transform, Severity::Warning, "InvalidModule", error.to_string()).await;
-            return condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string());
-        }
-    };
-    context.metrics.module_loaded(module.cache_outcome());
-    let digest = resolved.digest.clone().unwrap_or_else(|| module.digest().to_string());
-    let source_message = match &resolved.note {
-        Some(note) => format!("module {digest}; {note}"),
-        None => format!("module {digest}"),
-    };
-    condition(ConditionType::SourceReady, true, "Resolved", source_message)?;
-    match &resolved.signer {
-        Some(signer) => {
-            condition(ConditionType::Verified, true, "Signed", format!("signature verified with {signer}"))?
-        }
-        None if transform.spec.cue_ref.source == pequod_api::SourceType::Oci => condition(
-            ConditionType::Verified,
-            true,
-            "NotRequired",
-            "no trusted signature was found, and the PlatformPolicies do not require one".into(),
-        )?,
-        None => condition(ConditionType::Verified, true, "NotRequired", "signatures apply to OCI modules only".into())?,
-    }
-
-    let capabilities = context.capabilities().await;
-    let mut render_context = render_context(transform, capabilities, Default::default());
-    let mut rendered = render(transform, &module, &render_context, &policy, context).await;
-    if let Ok(first) = &rendered
-        && deferred(&first.graph).next().is_some()
-    {
-        // Some nodes wait for the live state of others: read the nodes that are ready and render again.
-        let observed = observe(transform, namespace, &client, &policy, context).await.map_err(|message| Stopped {
-            reason: "ObserveFailed",
-            message,
-            transient: true,
-        })?;
-        if !observed.is_empty() {
-            render_context.observed = observed;
-            rendered = render(transform, &module, &render_context, &policy, context).await;
-        }
-    }
-    let rendered = match rendered {
-        Ok(rendered) => rendered,
-        Err(error) => {
-            status.violations = match &error {
-                pequod_sandbox::RenderError::Rejected { violations } => violations.clone(),
-                _ => Vec::new(),
-            };
-            let reason = error.reason();
-            let message = error.to_string();
-            if rendered_before.as_ref() != Some(&message) {
-                context.event(transform, Severity::Warning, reason, message.clone()).await;
-            }
-            return condition(ConditionType::Rendered, false, reason, message);
-        }
-    };
-    status.resolved_cue_ref = Some(ResolvedCueRef {
-        digest: digest.clone(),
-        module: Some(format!("{} {}", rendered.graph.metadata.module, rendered.graph.metadata.version)),
-        // When this digest was first fetched: a re-resolve to the same digest changes nothing in the status,
-        // so it does not wake the Transform again.
-        fetched_at: status
-            .resolved_cue_ref
-            .as_ref()
-            .filter(|r| r.digest == digest)
-            .and_then(|r| r.fetched_at.clone())
-            .or_else(|| {
-                let at = resolved.fetched_at.and_then(|at| jiff::Timestamp::try_from(at).ok());
-                at.map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)
-            })
-            .or_else(|| Some(now())),
-        signer: resolved.signer.clone(),
-    });
-    if status.render_hash != rendered.graph.metadata.render_hash {
-        let note = format!(
-            "{} {} rendered {} nodes in {:.1} ms",
-            rendered.graph.metadata.module,
-            rendered.graph.metadata.version,
-            rendered.graph.nodes.len(),
-            rendered.elapsed.as_secs_f64() * 1e3
-        );
-        context.event(transform, Severity::Normal, "Rendered", note).await;
-    }
-    status.render_hash = rendered.graph.metadata.render_hash.clone();
-    status.violations = rendered.graph.violations.clone();
-    let nodes = rendered.graph.nodes.len();
-    condition(
-        ConditionType::Rendered,
-        true,
-        "Rendered",
-        format!("{nodes} nodes in {} waves", rendered.plan.waves.len()),
-    )?;
-
-    let mut graph = rendered.graph.clone();
-    let violations = place_and_check(&mut graph, &policy, namespace, context).await.map_err(|message| Stopped {
-        reason: "DiscoveryFailed",
-        message,
-        transient: true,
-    })?;
-    if !violations.is_empty() {
-        let message = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        if status.violations != violations {
-            context.event(transform, Severity::Warning, "TargetDenied", message.clone()).await;
-        }
-        status.violations = violations;
-        return condition(ConditionType::PolicyPassed, false, "TargetDenied", message);
-    }
-    condition(ConditionType::PolicyPassed, true, "Allowed", "every object is within the target rules".into())?;
-    // A Transform-wide Orphan keeps everything; a Transform-wide Delete does not lift the protection of
-    // PersistentVolumeClaims and Secrets (only a node's explicit policy does).
-    if transform.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
-        for node in &mut graph.nodes {
-            node.apply_policy.deletion_policy = Some(DeletionPolicy::Orphan);
-        }
-    }
-
-    let waiting: Vec<&str> = deferred(&rendered.graph).collect();
+    let policy = stage.policy().await?;
+    let (identity, client) = stage.identity()?;
+    let resolved = stage.resolve(&client, &policy).await?;
+    let (module, digest) = stage.load(&resolved).await?;
+    stage.verified(&resolved)?;
+    let rendered = stage.render(&module, &client, &policy).await?;
+    stage.record_render(&rendered, &resolved, &digest).await?;
+    let graph = stage.check_targets(&rendered.graph, &policy).await?;
+    let waiting: Vec<String> = deferred(&rendered.graph).map(str::to_owned).collect();
     let spec = ResourceGraphSpec {
         graph,
         adopt: transform.spec.adopt.clone(),
         service_account_name: identity.service_account().map(str::to_owned),
-        deferred: waiting.iter().map(|id| (*id).to_owned()).collect(),
+        deferred: waiting,
         prune_grace_period: transform.spec.prune_grace_period.clone(),
     };
-    let write_failed = |error: kube::Error| Stopped {
-        reason: "ResourceGraphWriteFailed",
-        message: error.to_string(),
-        transient: true,
-    };
-    let hash = spec.hash();
-    if status.graph_hash.as_deref() != Some(hash.as_str()) {
-        // The executor runs only the graph whose hash the Transform records: record it before handing over.
-        status.graph_hash = Some(hash);
-        crate::write_status(&context.client, transform, namespace, &*status).await.map_err(|error| match error {
-            Error::Kube(error) => write_failed(error),
-            other => Stopped { reason: "StatusWriteFailed", message: other.to_string(), transient: true },
-        })?;
+    stage.hand_over(spec, rendered.graph.nodes.len()).await
+}
+
+/// The stages of one Transform reconcile; each records its condition in the status.
+struct Stages<'a> {
+    transform: &'a Transform,
+    namespace: &'a str,
+    context: &'a Context,
+    status: &'a mut TransformStatus,
+    /// The conditions' messages before this reconcile, by type: an Event is recorded only for a new one.
+    before: Vec<(String, String)>,
+}
+
+impl<'a> Stages<'a> {
+    fn new(
+        transform: &'a Transform,
+        namespace: &'a str,
+        context: &'a Context,
+        status: &'a mut TransformStatus,
+    ) -> Self {
+        let before = status.conditions.iter().map(|c| (c.type_.clone(), c.message.clone())).collect();
+        Self { transform, namespace, context, status, before }
     }
-    let graph_status = hand_over(transform, namespace, spec, context).await.map_err(write_failed)?;
-    status.resource_graph_ref = Some(transform.name_any());
-    report_progress(status, graph_status.as_ref(), nodes, &waiting, generation)
+
+    /// Sets a condition; a failing one stops the reconcile.
+    fn condition(
+        &mut self,
+        kind: ConditionType,
+        ok: bool,
+        reason: &'static str,
+        message: String,
+    ) -> Result<(), Stopped> {
+        let generation = self.transform.metadata.generation;
+        set_condition(&mut self.status.conditions, kind, ok, reason, message.clone(), generation, now());
+        if ok { Ok(()) } else { Err(Stopped { reason, message, transient: false }) }
+    }
+
+    /// Records a warning Event, unless the condition `kind` already said `message`.
+    async fn warn_once(&self, kind: ConditionType, reason: &str, message: &str) {
+        let before = self.before.iter().find(|(type_, _)| type_ == kind.as_str()).map(|(_, m)| m.as_str());
+        if before != Some(message) {
+            self.context.event(self.transform, Severity::Warning, reason, message.to_owned()).await;
+        }
+    }
+
+    async fn policy(&mut self) -> Result<EffectivePolicy, Stopped> {
+        match crate::policy::for_namespace(&self.context.client, self.namespace).await {
+            Ok(policy) => Ok(policy),
+            Err(PolicyError::Unavailable(error)) => {
+                let message = format!("cannot read PlatformPolicies: {error}");
+                Err(Stopped { reason: "PolicyUnavailable", message, transient: true })
+            }
+            Err(PolicyError::Invalid(message)) => {
+                Err(self.condition(ConditionType::SourceReady, false, "InvalidPolicy", message).unwrap_err())
+            }
+        }
+    }
+
+    fn identity(&mut self) -> Result<(Identity, kube::Client), Stopped> {
+        let identity = self.context.identities.of(self.namespace, self.transform.spec.service_account_name.as_deref());
+        match self.context.identities.client(&self.context.client, &identity) {
+            Ok(client) => Ok((identity, client)),
+            Err(error) => Err(self
+                .condition(ConditionType::SourceReady, false, "IdentityUnavailable", error.to_string())
+                .unwrap_err()),
+        }
+    }
+
+    async fn resolve(&mut self, client: &kube::Client, policy: &EffectivePolicy) -> Result<source::Resolved, Stopped> {
+        let context = self.context;
+        let resolution = source::resolve(context, client, self.namespace, &self.transform.spec.cue_ref, policy).await;
+        context.metrics.source_resolved(resolution.as_ref().map_or_else(|error| error.reason(), |_| "ok"));
+        if let Some(cache) = &context.blob_cache {
+            context.metrics.blob_cache(&cache.stats());
+        }
+        let error = match resolution {
+            Ok(resolved) => return Ok(resolved),
+            Err(error) => error,
+        };
+        let message = error.to_string();
+        let kind = if error.is_verification() { ConditionType::Verified } else { ConditionType::SourceReady };
+        self.warn_once(kind, error.reason(), &message).await;
+        if error.is_verification() {
+            let _ = self.condition(ConditionType::SourceReady, true, "Resolved", "the module was found".into());
+        }
+        let stopped = self.condition(kind, false, error.reason(), message).unwrap_err();
+        Err(Stopped { transient: error.transient(), ..stopped })
+    }
+
+    /// Loads the component into the sandbox; `SourceReady` names the digest.
+    async fn load(&mut self, resolved: &source::Resolved) -> Result<(pequod_sandbox::Module, String), Stopped> {
+        let module = match self.context.sandbox.load(&resolved.wasm) {
+            Ok(module) => module,
+            Err(error) => {
+                self.context.event(self.transform, Severity::Warning, "InvalidModule", error.to_string()).await;
+                return Err(self
+                    .condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string())
+                    .unwrap_err());
+            }
+        };
+        self.context.metrics.module_loaded(module.cache_outcome());
+        let digest = resolved.digest.clone().unwrap_or_else(|| module.digest().to_string());
+        let message = match &resolved.note {
+            Some(note) => format!("module {digest}; {note}"),
+            None => format!("module {digest}"),
+        };
+        self.condition(ConditionType::SourceReady, true, "Resolved", message)?;
+        Ok((module, digest))
+    }
+
+    fn verified(&mut self, resolved: &source::Resolved) -> Result<(), Stopped> {
+        let message = match &resolved.signer {
+            Some(signer) => {
+                return self.condition(
+                    ConditionType::Verified,
+                    true,
+                    "Signed",
+                    format!("signature verified with {signer}"),
+                );
+            }
+            None if self.transform.spec.cue_ref.source == pequod_api::SourceType::Oci => {
+                "no trusted signature was found, and the PlatformPolicies do not require one"
+            }
+            None => "signatures apply to OCI modules only",
+        };
+        self.condition(ConditionType::Verified, true, "NotRequired", message.into())
+    }
+
+    /// Renders; when nodes are deferred, observes the ready nodes' live objects and renders again.
+    async fn render(
+        &mut self,
+        module: &pequod_sandbox::Module,
+        client: &kube::Client,
+        policy: &EffectivePolicy,
+    ) -> Result<Arc<pequod_sandbox::Rendered>, Stopped> {
+        let (transform, context) = (self.transform, self.context);
+        let capabilities = context.capabilities().await;
+        let mut render_context = render_context(transform, capabilities, Default::default());
+        let mut rendered = render(transform, module, &render_context, policy, context).await;
+        if let Ok(first) = &rendered
+            && deferred(&first.graph).next().is_some()
+        {
+            let observed = observe(transform, self.namespace, client, policy, context)
+                .await
+                .map_err(|message| Stopped { reason: "ObserveFailed", message, transient: true })?;
+            if !observed.is_empty() {
+                render_context.observed = observed;
+                rendered = render(transform, module, &render_context, policy, context).await;
+            }
+        }
+        let error = match rendered {
+            Ok(rendered) => return Ok(rendered),
+            Err(error) => error,
+        };
+        self.status.violations = match &error {
+            pequod_sandbox::RenderError::Rejected { violations } => violations.clone(),
+            _ => Vec::new(),
+        };
+        let (reason, message) = (error.reason(), error.to_string());
+        self.warn_once(ConditionType::Rendered, reason, &message).await;
+        Err(self.condition(ConditionType::Rendered, false, reason, message).unwrap_err())
+    }
+
+    /// Records what was rendered from which module: `resolvedCueRef`, the render hash, `Rendered`.
+    async fn record_render(
+        &mut self,
+        rendered: &pequod_sandbox::Rendered,
+        resolved: &source::Resolved,
+        digest: &str,
+    ) -> Result<(), Stopped> {
+        let metadata = &rendered.graph.metadata;
+        self.status.resolved_cue_ref = Some(ResolvedCueRef {
+            digest: digest.to_owned(),
+            module: Some(format!("{} {}", metadata.module, metadata.version)),
+            fetched_at: fetched_at(self.status, resolved, digest),
+            signer: resolved.signer.clone(),
+        });
+        if self.status.render_hash != metadata.render_hash {
+            let nodes = rendered.graph.nodes.len();
+            let millis = rendered.elapsed.as_secs_f64() * 1e3;
+            let note = format!("{} {} rendered {nodes} nodes in {millis:.1} ms", metadata.module, metadata.version);
+            self.context.event(self.transform, Severity::Normal, "Rendered", note).await;
+        }
+        self.status.render_hash = metadata.render_hash.clone();
+        self.status.violations = rendered.graph.violations.clone();
+        let message = format!("{} nodes in {} waves", rendered.graph.nodes.len(), rendered.plan.waves.len());
+        self.condition(ConditionType::Rendered, true, "Rendered", message)
+    }
+
+    /// Places the objects in the namespace and checks them against the target rules; the graph to hand over.
+    async fn check_targets(&mut self, rendered: &Graph, policy: &EffectivePolicy) -> Result<Graph, Stopped> {
+        let mut graph = rendered.clone();
+        let violations = place_and_check(&mut graph, policy, self.namespace, self.context)
+            .await
+            .map_err(|message| Stopped { reason: "DiscoveryFailed", message, transient: true })?;
+        if !violations.is_empty() {
+            let message = violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            if self.status.violations != violations {
+                self.context.event(self.transform, Severity::Warning, "TargetDenied", message.clone()).await;
+            }
+            self.status.violations = violations;
+            return Err(self.condition(ConditionType::PolicyPassed, false, "TargetDenied", message).unwrap_err());
+        }
+        let allowed = "every object is within the target rules".to_owned();
+        self.condition(ConditionType::PolicyPassed, true, "Allowed", allowed)?;
+        // A Transform-wide Orphan keeps everything; a Transform-wide Delete does not lift the protection of
+        // PersistentVolumeClaims and Secrets (only a node's explicit policy does).
+        if self.transform.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
+            for node in &mut graph.nodes {
+                node.apply_policy.deletion_policy = Some(DeletionPolicy::Orphan);
+            }
+        }
+        Ok(graph)
+    }
+
+    /// Records the graph's hash, writes the ResourceGraph and reports its progress.
+    async fn hand_over(&mut self, spec: ResourceGraphSpec, rendered_nodes: usize) -> Result<(), Stopped> {
+        let (transform, namespace, context) = (self.transform, self.namespace, self.context);
+        let write_failed = |error: kube::Error| Stopped {
+            reason: "ResourceGraphWriteFailed",
+            message: error.to_string(),
+            transient: true,
+        };
+        let hash = spec.hash();
+        if self.status.graph_hash.as_deref() != Some(hash.as_str()) {
+            // The executor runs only the graph whose hash the Transform records: record it before handing over.
+            self.status.graph_hash = Some(hash);
+            crate::write_status(&context.client, transform, namespace, &*self.status).await.map_err(
+                |error| match error {
+                    Error::Kube(error) => write_failed(error),
+                    other => Stopped { reason: "StatusWriteFailed", message: other.to_string(), transient: true },
+                },
+            )?;
+        }
+        let waiting: Vec<String> = spec.deferred.clone();
+        let graph_status = hand_over(transform, namespace, spec, context).await.map_err(write_failed)?;
+        self.status.resource_graph_ref = Some(transform.name_any());
+        let waiting: Vec<&str> = waiting.iter().map(String::as_str).collect();
+        report_progress(self.status, graph_status.as_ref(), rendered_nodes, &waiting, transform.metadata.generation)
+    }
+}
+
+/// When the module at `digest` was first fetched: a re-resolve to the same digest changes nothing in the
+/// status, so it does not wake the Transform again.
+fn fetched_at(
+    status: &TransformStatus,
+    resolved: &source::Resolved,
+    digest: &str,
+) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
+    let recorded = status.resolved_cue_ref.as_ref().filter(|r| r.digest == digest).and_then(|r| r.fetched_at.clone());
+    let fetched = || resolved.fetched_at.and_then(|at| jiff::Timestamp::try_from(at).ok());
+    recorded.or_else(|| fetched().map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)).or_else(|| Some(now()))
 }
 
 /// The ids of the nodes a render deferred (left out until the live state they need is observed).
