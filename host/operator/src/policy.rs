@@ -37,14 +37,6 @@ pub(crate) struct EffectivePolicy {
     pub(crate) signatures_required_by: Vec<(String, Vec<SourceType>)>,
 }
 
-/// Whether the allowedHosts entry `entry` names `authority`: `host:port` exactly, or `host` on any port.
-fn host_matches(entry: &str, authority: &str) -> bool {
-    let (entry, authority) = (entry.trim().to_ascii_lowercase(), authority.to_ascii_lowercase());
-    let host_only = pequod_supply::hosts::host_of(&entry) == entry.trim_end_matches('.');
-    entry == authority
-        || (host_only && pequod_supply::hosts::host_of(&entry) == pequod_supply::hosts::host_of(&authority))
-}
-
 /// Kinds a graph may not contain unless a PlatformPolicy's `targets.allowedKinds` names them: each lets a
 /// Transform act beyond its namespace or its author's permissions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,7 +262,7 @@ impl EffectivePolicy {
     /// it must be in every policy's `trust.allowedHosts` that lists hosts, and a host that is not public must
     /// be listed by some policy (or be one the operator's own flags name, `admin_listed`).
     pub(crate) fn host_rule(&self, authority: &str, class: HostClass, admin_listed: bool) -> Result<(), String> {
-        let listed = |hosts: &Vec<String>| hosts.iter().any(|entry| host_matches(entry, authority));
+        let listed = |hosts: &Vec<String>| hosts.iter().any(|entry| pequod_supply::hosts::names(entry, authority));
         if let Some((name, hosts)) = self.allowed_hosts.iter().find(|(_, hosts)| !listed(hosts)) {
             return Err(format!(
                 "the source host {authority} is not in trust.allowedHosts of PlatformPolicy {name} (allowed: {})",

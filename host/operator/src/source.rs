@@ -325,7 +325,7 @@ async fn git(
 fn check_binding(namespace: &str, secret: &PullSecret, authority: &str) -> Result<(), SourceError> {
     let name = &secret.name;
     match &secret.host {
-        Some(host) if bound_to(host, authority) => Ok(()),
+        Some(host) if pequod_supply::hosts::names(host, authority) => Ok(()),
         Some(host) => Err(SourceError::Denied(format!(
             "Secret {namespace}/{name} is bound to host {host}, not {authority}; its credentials are not sent \
              elsewhere"
@@ -334,35 +334,5 @@ fn check_binding(namespace: &str, secret: &PullSecret, authority: &str) -> Resul
             "Secret {namespace}/{name} does not say which host its credentials are for; add the annotation \
              {HOST_ANNOTATION}: {authority} (or a `host` key)"
         ))),
-    }
-}
-
-/// Whether a binding (`host` or `host:port`) covers `authority`.
-fn bound_to(binding: &str, authority: &str) -> bool {
-    let binding = binding.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
-    let host_only = pequod_supply::hosts::host_of(binding) == binding.to_ascii_lowercase();
-    binding.eq_ignore_ascii_case(authority)
-        || (host_only && pequod_supply::hosts::host_of(binding) == pequod_supply::hosts::host_of(authority))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bindings_name_one_host() {
-        let cases = [
-            ("git.example.com", "git.example.com", true),
-            ("git.example.com", "git.example.com:8443", true),
-            ("Git.Example.com:8443", "git.example.com:8443", true),
-            ("git.example.com:8443", "git.example.com:443", false),
-            ("https://git.example.com/", "git.example.com", true),
-            ("git.example.com", "evil.example.com", false),
-            ("example.com", "git.example.com", false),
-            ("127.0.0.1:3000", "127.0.0.1:3001", false),
-        ];
-        for (binding, authority, expected) in cases {
-            assert_eq!(bound_to(binding, authority), expected, "{binding} vs {authority}");
-        }
     }
 }

@@ -44,6 +44,15 @@ pub fn host_of(authority: &str) -> String {
     host.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// Whether `entry` (`host` or `host:port`, optionally with an `https://` prefix, as admins write them in
+/// policies and Secrets) names `authority`: `host:port` exactly, or `host` on any port. Case-insensitive.
+pub fn names(entry: &str, authority: &str) -> bool {
+    let entry = entry.trim().trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/');
+    let (entry, authority) = (entry.to_ascii_lowercase(), authority.to_ascii_lowercase());
+    let host_only = host_of(&entry) == entry.trim_end_matches('.');
+    entry == authority || (host_only && host_of(&entry) == host_of(&authority))
+}
+
 /// The class of `host` judged by its text alone: an address literal by its range, a name by its form.
 pub fn classify_name(host: &str) -> HostClass {
     let host = host_of(host);
@@ -142,6 +151,24 @@ mod tests {
         ];
         for (host, class) in cases {
             assert_eq!(classify_name(host), class, "{host}");
+        }
+    }
+
+    #[test]
+    fn entries_name_one_host_or_one_port() {
+        let cases = [
+            ("git.example.com", "git.example.com", true),
+            ("git.example.com", "git.example.com:8443", true),
+            ("Git.Example.com:8443", "git.example.com:8443", true),
+            ("git.example.com:8443", "git.example.com:443", false),
+            ("https://git.example.com/", "git.example.com", true),
+            ("git.example.com", "evil.example.com", false),
+            ("example.com", "git.example.com", false),
+            ("127.0.0.1:3000", "127.0.0.1:3001", false),
+            ("::1", "[::1]:5000", true),
+        ];
+        for (entry, authority, expected) in cases {
+            assert_eq!(names(entry, authority), expected, "{entry} vs {authority}");
         }
     }
 
