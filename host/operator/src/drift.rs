@@ -2,7 +2,7 @@
 //! a managed object wakes the ResourceGraph that owns it, which re-applies what drifted.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use futures::channel::mpsc;
@@ -22,7 +22,7 @@ pub(crate) const GRAPH_ANNOTATION: &str = "platform.pequod.io/resource-graph";
 pub(crate) struct DriftWatches {
     client: Client,
     namespace: Option<String>,
-    watched: Mutex<HashSet<(String, String, String)>>,
+    watched: Arc<Mutex<HashSet<(String, String, String)>>>,
     sender: mpsc::UnboundedSender<ObjectRef<ResourceGraph>>,
 }
 
@@ -34,15 +34,16 @@ impl DriftWatches {
         namespace: Option<String>,
     ) -> (Self, mpsc::UnboundedReceiver<ObjectRef<ResourceGraph>>) {
         let (sender, receiver) = mpsc::unbounded();
-        (Self { client, namespace, watched: Mutex::new(HashSet::new()), sender }, receiver)
+        (Self { client, namespace, watched: Arc::default(), sender }, receiver)
     }
 
     /// Makes sure objects of `resource` are watched (cluster-wide, only those Pequod manages).
     pub(crate) fn watch(&self, resource: &ApiResource, namespaced: bool) {
         let key = (resource.group.clone(), resource.version.clone(), resource.kind.clone());
-        if !self.watched.lock().expect("drift lock").insert(key) {
+        if !self.watched.lock().expect("drift lock").insert(key.clone()) {
             return;
         }
+        let watched = Arc::clone(&self.watched);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let api: Api<DynamicObject> = match (&self.namespace, namespaced) {
             (Some(namespace), true) => Api::namespaced_with(self.client.clone(), namespace, resource),
@@ -64,10 +65,26 @@ impl DriftWatches {
                             return;
                         }
                     }
+                    Err(error) if kind_gone(&error) => {
+                        // Its CRD was removed: stop; the next apply of the kind watches it again.
+                        tracing::debug!(%kind, %error, "the kind is no longer served; its drift watch stops");
+                        watched.lock().expect("drift lock").remove(&key);
+                        return;
+                    }
                     Err(error) => tracing::debug!(%kind, %error, "drift watch error (retried)"),
                 }
             }
         });
+    }
+}
+
+/// Whether a watch failed because the API server no longer serves the kind (a bare 404 on list or watch).
+fn kind_gone(error: &watcher::Error) -> bool {
+    match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(response))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(response))
+        | watcher::Error::WatchFailed(kube::Error::Api(response)) => response.code == 404,
+        _ => false,
     }
 }
 
