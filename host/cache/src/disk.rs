@@ -143,6 +143,11 @@ impl DiskLru {
         let _ = self.dir.remove_file(name);
     }
 
+    /// Counts a lookup answered without reading a file (a key that names none, say) as a miss.
+    pub fn count_miss(&self) {
+        self.lock().record(false);
+    }
+
     /// Whether the index holds `name`.
     pub fn contains(&self, name: &str) -> bool {
         self.lock().contains(&name.to_owned())
