@@ -27,7 +27,6 @@ mod source;
 mod step;
 mod transform;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,6 +42,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Config as WatcherConfig;
 use pequod_api::{ResourceGraph, Transform};
+use pequod_cache::{Bounds, Lru};
 use pequod_sandbox::Sandbox;
 
 pub use crate::error::Error;
@@ -74,6 +74,45 @@ pub struct Options {
     /// The longest wait between readiness re-checks of a node that has waited long (they start at 2 s and
     /// back off; watch events on the object wake the graph earlier).
     pub readiness_poll_max: std::time::Duration,
+    /// How much each of the operator's caches may hold.
+    pub caches: CacheBounds,
+}
+
+/// The bounds of the operator's caches (the sandbox's compiled components are bounded by its own options).
+/// The defaults fit `deploy/operator.yaml`: the disk caches take at most 448 MiB of its 1 GiB cache volume
+/// (with the sandbox's 256 MiB of components, 704 MiB, leaving room for a git fetch's scratch repository), and
+/// the memory caches at most 128 MiB of its 1 GiB memory limit next to the 512 MiB render budget (with the
+/// sandbox's 128 MiB of compiled components, 256 MiB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheBounds {
+    /// Each Transform's last render, in memory (bytes: the graph's JSON and the module's output).
+    pub renders: Bounds,
+    /// Consecutive failures per object, in memory, for the retry backoff.
+    pub failures: Bounds,
+    /// The last module verified per OCI reference, in memory, used while its registry is unreachable.
+    pub verified: Bounds,
+    /// Compiled CUE modules in memory.
+    pub cue_memory: Bounds,
+    /// Compiled CUE modules on disk (`<cache dir>/cue`).
+    pub cue_disk: Bounds,
+    /// Pulled OCI blobs on disk (`<cache dir>/blobs`).
+    pub blobs: Bounds,
+    /// Modules fetched from git, on disk (`<cache dir>/git/modules`).
+    pub git_modules: Bounds,
+}
+
+impl Default for CacheBounds {
+    fn default() -> Self {
+        Self {
+            renders: Bounds::new(10_000, 32 << 20),
+            failures: Bounds::new(10_000, u64::MAX),
+            verified: Bounds::new(256, 32 << 20),
+            cue_memory: Bounds::new(64, 64 << 20),
+            cue_disk: Bounds::bytes(128 << 20),
+            blobs: Bounds::bytes(256 << 20),
+            git_modules: pequod_supply::GitModuleCache::DEFAULT_BOUNDS,
+        }
+    }
 }
 
 impl Default for Options {
@@ -88,12 +127,10 @@ impl Default for Options {
             kube_config: None,
             default_service_account: None,
             readiness_poll_max: std::time::Duration::from_secs(60),
+            caches: CacheBounds::default(),
         }
     }
 }
-
-/// The most bytes of pulled module blobs kept on disk.
-const BLOB_CACHE_LIMIT: u64 = 1 << 30;
 
 /// What the reconcilers share.
 pub struct Context {
@@ -115,17 +152,19 @@ pub struct Context {
     drift: drift::DriftWatches,
     drift_triggers: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<ResourceGraph>>>>,
     /// The last render of each Transform, keyed by namespace/name, with the hash of what produced it.
-    renders: Mutex<HashMap<String, (String, Arc<pequod_sandbox::Rendered>)>>,
+    renders: Mutex<Lru<String, (String, Arc<pequod_sandbox::Rendered>)>>,
     /// Consecutive failed reconciles per object, for exponential backoff.
-    failures: Mutex<HashMap<String, u32>>,
+    failures: Mutex<Lru<String, u32>>,
     /// Set once the API server answered and our CRDs are served.
     api_ready: AtomicBool,
     /// Compiles CUE modules (embedded, inline, ConfigMap, git) in the sandboxed runtime, and keeps them.
     compiler: pequod_cue_compile::Compiler,
     /// Pulled OCI blobs by digest, when a cache directory is set.
     blob_cache: Option<Arc<pequod_supply::BlobCache>>,
+    /// Modules fetched from git, shared by all fetches.
+    git_cache: Option<Arc<pequod_supply::GitModuleCache>>,
     /// The last module verified for each OCI reference and trust rules, used while the registry is down.
-    verified: Mutex<HashMap<String, source::Resolved>>,
+    verified: Mutex<Lru<String, source::Resolved>>,
     /// The API groups the cluster serves, with when they were read.
     api_groups: Mutex<Option<(Instant, Vec<String>)>>,
 }
@@ -147,15 +186,27 @@ impl Context {
         };
         let recorder = Recorder::new(client.clone(), reporter);
         let (drift, triggers) = drift::DriftWatches::new(client.clone(), options.namespace.clone());
-        let mut compiler = pequod_cue_compile::Compiler::new();
+        let bounds = options.caches;
+        let mut compiler = pequod_cue_compile::Compiler::new().with_memory_bounds(bounds.cue_memory);
         let mut blob_cache = None;
         if let Some(directory) = &options.cache_dir {
-            compiler = compiler.with_cache_dir(directory.join("cue"));
-            match pequod_supply::BlobCache::open(&directory.join("blobs"), BLOB_CACHE_LIMIT) {
+            compiler = compiler.with_cache_dir_bounded(directory.join("cue"), bounds.cue_disk);
+            match pequod_supply::BlobCache::open(&directory.join("blobs"), bounds.blobs.max_bytes) {
                 Ok(cache) => blob_cache = Some(Arc::new(cache)),
                 Err(error) => tracing::warn!(%error, "module blobs will not be cached on disk"),
             }
         }
+        let git_directory = source::git_cache_dir(&options);
+        let git_cache = match pequod_supply::GitModuleCache::open(
+            &pequod_supply::GitModuleCache::directory(&git_directory),
+            bounds.git_modules,
+        ) {
+            Ok(cache) => Some(Arc::new(cache)),
+            Err(error) => {
+                tracing::warn!(%error, "git modules will be cached per fetch");
+                None
+            }
+        };
         Arc::new(Self {
             client,
             sandbox,
@@ -166,12 +217,13 @@ impl Context {
             recorder,
             drift,
             drift_triggers: Mutex::new(Some(triggers)),
-            renders: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            renders: Mutex::new(Lru::new(bounds.renders)),
+            failures: Mutex::new(Lru::new(bounds.failures)),
             api_ready: AtomicBool::new(false),
             compiler,
             blob_cache,
-            verified: Mutex::new(HashMap::new()),
+            git_cache,
+            verified: Mutex::new(Lru::new(bounds.verified)),
             api_groups: Mutex::new(None),
         })
     }
@@ -191,14 +243,46 @@ impl Context {
     /// consecutive failure, at most 5 minutes (an API server that is down is not hammered).
     pub(crate) fn backoff(&self, key: String) -> std::time::Duration {
         let mut failures = self.failures.lock().expect("backoff lock");
-        let count = failures.entry(key).or_insert(0);
-        *count = count.saturating_add(1);
-        backoff_delay(*count)
+        let count = failures.peek(&key).copied().unwrap_or(0).saturating_add(1);
+        let size = key.len() as u64;
+        failures.insert(key, count, size);
+        backoff_delay(count)
     }
 
     /// Forgets an object's failures after a successful reconcile.
     fn recovered(&self, key: &str) {
-        self.failures.lock().expect("backoff lock").remove(key);
+        self.failures.lock().expect("backoff lock").remove(&key.to_owned());
+    }
+
+    /// Forgets what is kept about a Transform that is going away: its last render and its failures.
+    pub(crate) fn forget_transform(&self, namespace: &str, name: &str) {
+        self.renders.lock().expect("render cache lock").remove(&format!("{namespace}/{name}"));
+        self.recovered(&format!("{}/{namespace}/{name}", <Transform as kube::Resource>::kind(&())));
+    }
+
+    /// Brings the cache metrics up to the caches' own counters.
+    pub(crate) fn observe_caches(&self) {
+        use metrics::CacheKind;
+        let metrics = &self.metrics;
+        let sandbox = self.sandbox.cache_stats();
+        metrics.cache(CacheKind::Component, &sandbox.memory);
+        if let Some(disk) = &sandbox.disk {
+            metrics.cache(CacheKind::ComponentDisk, disk);
+        }
+        let cue = self.compiler.cache_stats();
+        metrics.cache(CacheKind::Cue, &cue.memory);
+        if let Some(disk) = &cue.disk {
+            metrics.cache(CacheKind::CueDisk, disk);
+        }
+        if let Some(blobs) = &self.blob_cache {
+            metrics.cache(CacheKind::Blob, &blobs.stats());
+        }
+        if let Some(git) = &self.git_cache {
+            metrics.cache(CacheKind::GitModule, &git.stats());
+        }
+        metrics.cache(CacheKind::Render, &self.renders.lock().expect("render cache lock").stats());
+        metrics.cache(CacheKind::Backoff, &self.failures.lock().expect("backoff lock").stats());
+        metrics.cache(CacheKind::Verified, &self.verified.lock().expect("verified lock").stats());
     }
 
     /// What the cluster offers, for the render context: `{"apiGroups": [...]}` (read at most once a minute).

@@ -19,6 +19,116 @@ pub enum ControllerKind {
     ResourceGraph,
 }
 
+/// The caches whose counters are exported, each as `pequod_<name>_total{result="hit|miss|eviction"}`,
+/// `pequod_<name>_bytes` and `pequod_<name>_entries`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CacheKind {
+    /// Compiled components in the sandbox's memory.
+    Component,
+    /// Serialized compiled components on disk.
+    ComponentDisk,
+    /// Compiled CUE modules in memory.
+    Cue,
+    /// Compiled CUE modules on disk.
+    CueDisk,
+    /// Pulled OCI blobs on disk.
+    Blob,
+    /// Modules fetched from git, on disk.
+    GitModule,
+    /// Each Transform's last render.
+    Render,
+    /// Consecutive failures per object.
+    Backoff,
+    /// The last module verified per OCI reference.
+    Verified,
+}
+
+impl CacheKind {
+    const ALL: [CacheKind; 9] = [
+        CacheKind::Component,
+        CacheKind::ComponentDisk,
+        CacheKind::Cue,
+        CacheKind::CueDisk,
+        CacheKind::Blob,
+        CacheKind::GitModule,
+        CacheKind::Render,
+        CacheKind::Backoff,
+        CacheKind::Verified,
+    ];
+
+    /// The metric name, without the prefix.
+    fn name(self) -> &'static str {
+        match self {
+            CacheKind::Component => "component_cache",
+            CacheKind::ComponentDisk => "component_disk_cache",
+            CacheKind::Cue => "cue_module_cache",
+            CacheKind::CueDisk => "cue_module_disk_cache",
+            CacheKind::Blob => "blob_cache",
+            CacheKind::GitModule => "git_module_cache",
+            CacheKind::Render => "render_cache",
+            CacheKind::Backoff => "backoff_cache",
+            CacheKind::Verified => "verified_module_cache",
+        }
+    }
+
+    /// What it holds, for the help text.
+    fn holds(self) -> &'static str {
+        match self {
+            CacheKind::Component => "Compiled renderer components in memory (bytes: their code)",
+            CacheKind::ComponentDisk => "Serialized compiled components on disk",
+            CacheKind::Cue => "Compiled CUE modules in memory",
+            CacheKind::CueDisk => "Compiled CUE modules on disk",
+            CacheKind::Blob => "Pulled OCI module blobs on disk",
+            CacheKind::GitModule => "Modules fetched from git, on disk",
+            CacheKind::Render => "Each Transform's last render (hit: an unchanged Transform was not rendered again)",
+            CacheKind::Backoff => "Consecutive failed reconciles per object, for the retry backoff",
+            CacheKind::Verified => "The last module verified per OCI reference, used while its registry is unreachable",
+        }
+    }
+}
+
+/// One cache's metrics, brought up to its cumulative counters on each observation.
+struct CacheMetrics {
+    kind: CacheKind,
+    results: Family<ResultLabels, Counter>,
+    bytes: Gauge,
+    entries: Gauge,
+    seen: std::sync::Mutex<[u64; 3]>,
+}
+
+impl CacheMetrics {
+    fn register(registry: &mut Registry, kind: CacheKind) -> Self {
+        let (name, holds) = (kind.name(), kind.holds());
+        let metrics = Self {
+            kind,
+            results: Family::default(),
+            bytes: Gauge::default(),
+            entries: Gauge::default(),
+            seen: std::sync::Mutex::new([0; 3]),
+        };
+        let help = format!(
+            "{holds}: lookups answered (hit) or not (miss), entries dropped to stay within the bounds (eviction)"
+        );
+        registry.register(name, help, metrics.results.clone());
+        registry.register(format!("{name}_bytes"), format!("{holds}: bytes held"), metrics.bytes.clone());
+        registry.register(format!("{name}_entries"), format!("{holds}: entries held"), metrics.entries.clone());
+        metrics
+    }
+
+    fn observe(&self, stats: &pequod_cache::CacheStats) {
+        let mut seen = self.seen.lock().expect("metrics lock");
+        let now = [stats.hits, stats.misses, stats.evictions];
+        for ((result, now), before) in ["hit", "miss", "eviction"].into_iter().zip(now).zip(seen.iter_mut()) {
+            if now > *before {
+                self.results.get_or_create(&ResultLabels { result: result.into() }).inc_by(now - *before);
+                *before = now;
+            }
+        }
+        self.bytes.set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
+        self.entries.set(i64::try_from(stats.entries).unwrap_or(i64::MAX));
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControllerLabels {
     controller: ControllerKind,
@@ -57,15 +167,12 @@ pub struct Metrics {
     renders: Family<ResultLabels, Counter>,
     render_duration: Histogram,
     fuel_used: Histogram,
-    render_cache: Family<ResultLabels, Counter>,
     module_cache: Family<ResultLabels, Counter>,
     applies: Family<ResultLabels, Counter>,
     managed_objects: Family<GraphLabels, Gauge>,
     node_states: Family<NodeStateLabels, Gauge>,
     sources: Family<ResultLabels, Counter>,
-    blob_cache: Family<ResultLabels, Counter>,
-    blob_cache_bytes: Gauge,
-    blob_cache_seen: std::sync::Mutex<(u64, u64, u64)>,
+    caches: Vec<CacheMetrics>,
     renders_done: AtomicU64,
 }
 
@@ -87,7 +194,6 @@ impl Metrics {
         let renders = Family::<ResultLabels, Counter>::default();
         let render_duration = Histogram::new(exponential_buckets(0.0001, 2.0, 18));
         let fuel_used = Histogram::new(exponential_buckets(1e4, 4.0, 12));
-        let render_cache = Family::<ResultLabels, Counter>::default();
         let module_cache = Family::<ResultLabels, Counter>::default();
         let applies = Family::<ResultLabels, Counter>::default();
         let managed_objects = Family::<GraphLabels, Gauge>::default();
@@ -113,11 +219,6 @@ impl Metrics {
         );
         registry.register("render_fuel_used", "Fuel (WebAssembly work units) used per render", fuel_used.clone());
         registry.register(
-            "render_cache",
-            "Render cache lookups (hit: an unchanged Transform was not rendered again)",
-            render_cache.clone(),
-        );
-        registry.register(
             "module_cache",
             "Compiled-module cache lookups by where the module came from (memory, disk, compiled)",
             module_cache.clone(),
@@ -130,20 +231,12 @@ impl Metrics {
         registry.register("managed_objects", "Objects in a ResourceGraph's inventory", managed_objects.clone());
         registry.register("graph_nodes", "Nodes of a ResourceGraph by state", node_states.clone());
         let sources = Family::<ResultLabels, Counter>::default();
-        let blob_cache = Family::<ResultLabels, Counter>::default();
-        let blob_cache_bytes = Gauge::default();
         registry.register(
             "source_resolutions",
             "Module source resolutions by result (ok, or the condition reason)",
             sources.clone(),
         );
-        registry.register(
-            "blob_cache",
-            "Pulled OCI module blobs: read from the disk cache (hit), fetched (miss), dropped to stay under the size \
-             limit (eviction)",
-            blob_cache.clone(),
-        );
-        registry.register("blob_cache_bytes", "Bytes of module blobs in the disk cache", blob_cache_bytes.clone());
+        let caches = CacheKind::ALL.into_iter().map(|kind| CacheMetrics::register(&mut registry, kind)).collect();
         Self {
             registry,
             reconciles,
@@ -152,15 +245,12 @@ impl Metrics {
             renders,
             render_duration,
             fuel_used,
-            render_cache,
             module_cache,
             applies,
             managed_objects,
             node_states,
             sources,
-            blob_cache,
-            blob_cache_bytes,
-            blob_cache_seen: std::sync::Mutex::new((0, 0, 0)),
+            caches,
             renders_done: AtomicU64::new(0),
         }
     }
@@ -197,11 +287,6 @@ impl Metrics {
         self.renders_done.load(Ordering::Relaxed)
     }
 
-    /// Counts a render-cache lookup.
-    pub(crate) fn render_cache(&self, hit: bool) {
-        self.render_cache.get_or_create(&ResultLabels { result: if hit { "hit" } else { "miss" }.into() }).inc();
-    }
-
     /// Counts where a loaded module came from.
     pub(crate) fn module_loaded(&self, outcome: pequod_sandbox::CacheOutcome) {
         let result = match outcome {
@@ -217,19 +302,11 @@ impl Metrics {
         self.sources.get_or_create(&ResultLabels { result: result.to_owned() }).inc();
     }
 
-    /// Brings the blob-cache counters up to the cache's own (cumulative) statistics.
-    pub(crate) fn blob_cache(&self, stats: &pequod_supply::CacheStats) {
-        let mut seen = self.blob_cache_seen.lock().expect("metrics lock");
-        let (hits, misses, evictions) = &mut *seen;
-        for (result, now, before) in
-            [("hit", stats.hits, hits), ("miss", stats.misses, misses), ("eviction", stats.evictions, evictions)]
-        {
-            if now > *before {
-                self.blob_cache.get_or_create(&ResultLabels { result: result.into() }).inc_by(now - *before);
-                *before = now;
-            }
+    /// Brings a cache's metrics up to its own (cumulative) counters.
+    pub(crate) fn cache(&self, kind: CacheKind, stats: &pequod_cache::CacheStats) {
+        if let Some(metrics) = self.caches.iter().find(|metrics| metrics.kind == kind) {
+            metrics.observe(stats);
         }
-        self.blob_cache_bytes.set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts an apply by result.
@@ -290,5 +367,22 @@ mod tests {
         metrics.graph_state("team-a", "shop", None);
         assert!(!metrics.encode().contains("graph=\"shop\""));
         assert_eq!(metrics.renders_done(), 1);
+    }
+
+    #[test]
+    fn cache_counters_are_exported_once_each() {
+        let metrics = Metrics::new();
+        let stats = |hits, evictions| pequod_cache::CacheStats { hits, misses: 1, evictions, entries: 2, bytes: 300 };
+        metrics.cache(CacheKind::Component, &stats(3, 1));
+        metrics.cache(CacheKind::Component, &stats(5, 1));
+        let text = metrics.encode();
+        assert!(text.contains("pequod_component_cache_total{result=\"hit\"} 5"), "{text}");
+        assert!(text.contains("pequod_component_cache_total{result=\"miss\"} 1"), "{text}");
+        assert!(text.contains("pequod_component_cache_total{result=\"eviction\"} 1"), "{text}");
+        assert!(text.contains("pequod_component_cache_bytes 300"), "{text}");
+        assert!(text.contains("pequod_component_cache_entries 2"), "{text}");
+        for kind in CacheKind::ALL {
+            assert!(text.contains(&format!("# TYPE pequod_{}_bytes gauge", kind.name())), "{text}");
+        }
     }
 }

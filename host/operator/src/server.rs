@@ -37,5 +37,8 @@ async fn readyz(State(context): State<Arc<Context>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(context): State<Arc<Context>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], context.metrics.encode())
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], {
+        context.observe_caches();
+        context.metrics.encode()
+    })
 }

@@ -63,6 +63,7 @@ impl SourceError {
             SourceError::Git(error) => error.reason(),
             SourceError::Compile(CompileError::FuelExhausted { .. }) => "CompileFuelExhausted",
             SourceError::Compile(CompileError::MemoryLimitExceeded { .. }) => "CompileMemoryLimitExceeded",
+            SourceError::Compile(CompileError::Timeout { .. }) => "CompileTimeout",
             SourceError::Compile(_) => "InvalidModule",
         }
     }
@@ -260,7 +261,8 @@ async fn oci(
                 fetched_at: Some(module.fetched_at),
                 note: None,
             };
-            context.verified.lock().expect("verified lock").insert(key, resolved.clone());
+            let size = resolved.wasm.len() as u64;
+            context.verified.lock().expect("verified lock").insert(key, resolved.clone(), size);
             Ok(resolved)
         }
         Err(error) if error.reason() == pequod_supply::REASON_SOURCE_UNAVAILABLE => {
@@ -297,8 +299,8 @@ async fn git(
     let reference = GitReference::parse(&text)?;
     let class = pequod_supply::hosts::classify(reference.authority(), 443).await;
     policy.host_rule(reference.authority(), class, false).map_err(SourceError::Denied)?;
-    let cache = context.options.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("git");
-    let mut options = GitFetchOptions::new(cache);
+    let mut options = GitFetchOptions::new(git_cache_dir(&context.options));
+    options.module_cache = context.git_cache.clone();
     let credentials = match pull_secret(client, namespace, cue_ref).await? {
         Some(secret) => {
             check_binding(namespace, &secret, reference.authority())?;
@@ -319,6 +321,12 @@ async fn git(
     resolved.digest = Some(fetched.commit);
     resolved.fetched_at = Some(SystemTime::now());
     Ok(resolved)
+}
+
+/// Where git fetches keep their scratch repositories and modules: `<cache dir>/git`, else a temporary
+/// directory's.
+pub(crate) fn git_cache_dir(options: &crate::Options) -> std::path::PathBuf {
+    options.cache_dir.clone().unwrap_or_else(std::env::temp_dir).join("git")
 }
 
 /// Git credentials go only to the host their Secret is bound to.

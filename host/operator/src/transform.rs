@@ -21,20 +21,20 @@ use crate::{Context, Error, now, source};
 
 /// How often a Transform is looked at again when nothing changes, to pick up policy changes.
 const RESYNC: Duration = Duration::from_secs(300);
-/// How many Transforms' last renders are kept.
-const MAX_CACHED_RENDERS: usize = 10_000;
 
 /// Reconciles one Transform.
 pub(crate) async fn reconcile(transform: Arc<Transform>, context: Arc<Context>) -> Result<Action, Error> {
     let namespace = transform.namespace().ok_or_else(|| Error::Invalid("a Transform must be namespaced".into()))?;
     if transform.metadata.deletion_timestamp.is_some() {
         // Being deleted: its ResourceGraph's finalizer cleans up; writing the graph again would re-create it.
+        context.forget_transform(&namespace, &transform.name_any());
         return Ok(Action::await_change());
     }
     let mut status = transform.status.clone().unwrap_or_default();
     status.observed_generation = transform.metadata.generation;
     let generation = transform.metadata.generation;
     let outcome = render_and_hand_over(&transform, &namespace, &context, &mut status).await;
+    context.observe_caches();
     if let Err(step) = &outcome {
         set_condition(
             &mut status.conditions,
@@ -160,9 +160,6 @@ impl<'a> Stages<'a> {
         let context = self.context;
         let resolution = source::resolve(context, client, self.namespace, &self.transform.spec.cue_ref, policy).await;
         context.metrics.source_resolved(resolution.as_ref().map_or_else(|error| error.reason(), |_| "ok"));
-        if let Some(cache) = &context.blob_cache {
-            context.metrics.blob_cache(&cache.stats());
-        }
         let error = match resolution {
             Ok(resolved) => return Ok(resolved),
             Err(error) => error,
@@ -179,13 +176,15 @@ impl<'a> Stages<'a> {
 
     /// Loads the component into the sandbox; `SourceReady` names the digest.
     async fn load(&mut self, resolved: &source::Resolved) -> Result<(pequod_sandbox::Module, String), Stopped> {
-        let module = match self.context.sandbox.load(&resolved.wasm) {
+        let module = match self.context.sandbox.load_async(Arc::clone(&resolved.wasm)).await {
             Ok(module) => module,
             Err(error) => {
-                self.context.event(self.transform, Severity::Warning, "InvalidModule", error.to_string()).await;
-                return Err(self
-                    .condition(ConditionType::SourceReady, false, "InvalidModule", error.to_string())
-                    .unwrap_err());
+                let reason = match error {
+                    pequod_sandbox::LoadError::CompileTimeout { .. } => "CompileTimeout",
+                    _ => "InvalidModule",
+                };
+                self.context.event(self.transform, Severity::Warning, reason, error.to_string()).await;
+                return Err(self.condition(ConditionType::SourceReady, false, reason, error.to_string()).unwrap_err());
             }
         };
         self.context.metrics.module_loaded(module.cache_outcome());
@@ -419,14 +418,10 @@ async fn render(
         hex::encode(hasher.finalize())
     };
     if context.options.render_cache {
-        let cached = context.renders.lock().expect("render cache lock").get(&key).cloned();
-        if let Some((seen, rendered)) = cached
-            && seen == fingerprint
-        {
-            context.metrics.render_cache(true);
-            return Ok(rendered);
+        let mut renders = context.renders.lock().expect("render cache lock");
+        if let Some((_, rendered)) = renders.get_if(&key, |(seen, _)| *seen == fingerprint) {
+            return Ok(Arc::clone(rendered));
         }
-        context.metrics.render_cache(false);
     }
     let result = context.sandbox.render(module, &transform.spec.input, render_context, &policy.limits).await;
     match &result {
@@ -435,14 +430,17 @@ async fn render(
     }
     let rendered = Arc::new(result?);
     if context.options.render_cache {
-        let mut renders = context.renders.lock().expect("render cache lock");
-        // Entries of deleted Transforms are never looked up again; start afresh rather than grow forever.
-        if renders.len() >= MAX_CACHED_RENDERS {
-            renders.clear();
-        }
-        renders.insert(key, (fingerprint, Arc::clone(&rendered)));
+        // Entries of Transforms deleted unseen are never looked up again: the bounds drop them in time.
+        let size = rendered_size(&rendered);
+        context.renders.lock().expect("render cache lock").insert(key, (fingerprint, Arc::clone(&rendered)), size);
     }
     Ok(rendered)
+}
+
+/// About what keeping a render costs in memory: its graph as JSON and what the module printed.
+fn rendered_size(rendered: &pequod_sandbox::Rendered) -> u64 {
+    let graph = serde_json::to_vec(&rendered.graph).map_or(0, |json| json.len());
+    (graph + rendered.guest_output.len()) as u64
 }
 
 /// Puts namespaced objects without a namespace into the Transform's, and checks every object against the

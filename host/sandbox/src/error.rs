@@ -27,6 +27,18 @@ pub enum LoadError {
         /// What does not fit.
         message: String,
     },
+    /// Compiling the component took longer than the sandbox's compile time limit.
+    #[error(
+        "module {digest} did not compile within {} s (the sandbox's compile time limit) and was given up; it is \
+         retried later. A module this large or complex may need a higher limit",
+        limit.as_secs_f32()
+    )]
+    CompileTimeout {
+        /// The module's digest.
+        digest: String,
+        /// The compile time limit.
+        limit: Duration,
+    },
     /// Building the engine failed (an invalid configuration); a bug, not a user error.
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),

@@ -34,10 +34,11 @@ use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 use crate::bindings::{GuestRenderError, RendererPre};
 pub use crate::budget::{MemoryBudget, MemoryBudgetError, MemoryBudgetUsage, MemoryPermit};
-pub use crate::cache::{CacheOutcome, Digest};
+pub use crate::cache::{CacheOutcome, ComponentCacheStats, Digest};
 pub use crate::error::{LoadError, RenderError};
 use crate::guest::GuestState;
 pub use crate::limits::SandboxLimits;
+pub use pequod_cache::{Bounds, CacheStats};
 
 /// How the engine is set up; fixed for the life of a [`Sandbox`].
 #[derive(Clone, Debug)]
@@ -52,11 +53,25 @@ pub struct SandboxOptions {
     /// Each render reserves its whole memory limit before it starts and waits (at most its time limit) while
     /// others hold the budget; a render whose limit is larger than the budget fails at once.
     pub max_total_memory: Option<usize>,
+    /// How many compiled components are kept in memory, and how many bytes of code they may hold together.
+    pub memory_cache: Bounds,
+    /// How many serialized components are kept in `cache_dir`, and how many bytes they may take.
+    pub disk_cache: Bounds,
+    /// The longest [`Sandbox::load_async`] waits for a component to compile (including its wait for a
+    /// compile slot) before it gives up with [`LoadError::CompileTimeout`].
+    pub compile_timeout: Duration,
 }
 
 impl SandboxOptions {
     /// 512 MiB: eight renders at the default memory limit at once, within the operator's 1 GiB pod limit.
     pub const DEFAULT_MAX_TOTAL_MEMORY: usize = 512 << 20;
+    /// 64 components, 128 MiB of compiled code: the operator's working set of modules, within its pod's
+    /// memory limit next to the render budget.
+    pub const DEFAULT_MEMORY_CACHE: Bounds = Bounds::new(64, 128 << 20);
+    /// 256 MiB of serialized components: a quarter of the operator's 1 GiB cache volume.
+    pub const DEFAULT_DISK_CACHE: Bounds = Bounds::bytes(256 << 20);
+    /// 60 s: a large component compiles in a few seconds.
+    pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
 }
 
 impl Default for SandboxOptions {
@@ -66,6 +81,9 @@ impl Default for SandboxOptions {
             consume_fuel: true,
             epoch_tick: Duration::from_millis(5),
             max_total_memory: Some(Self::DEFAULT_MAX_TOTAL_MEMORY),
+            memory_cache: Self::DEFAULT_MEMORY_CACHE,
+            disk_cache: Self::DEFAULT_DISK_CACHE,
+            compile_timeout: Self::DEFAULT_COMPILE_TIMEOUT,
         }
     }
 }
@@ -125,13 +143,18 @@ pub struct Rendered {
 const MAX_VIOLATIONS: usize = 100;
 const MAX_MESSAGE_BYTES: usize = 4096;
 
+/// How many components [`Sandbox::load_async`] compiles at once (each compile already uses every core).
+const CONCURRENT_COMPILES: usize = 2;
+
 /// The renderer sandbox. Cheap to share (`&Sandbox` from many tasks); one per process.
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<GuestState>,
-    cache: cache::ComponentCache,
+    cache: Arc<cache::ComponentCache>,
     consume_fuel: bool,
     budget: MemoryBudget,
+    compiles: Arc<tokio::sync::Semaphore>,
+    compile_timeout: Duration,
     ticker: Ticker,
 }
 
@@ -149,10 +172,25 @@ impl Sandbox {
         let engine = Engine::new(&config).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|error| LoadError::Engine(format!("{error:#}")))?;
-        let cache = cache::ComponentCache::new(&engine, options.cache_dir.as_deref());
+        let cache =
+            cache::ComponentCache::new(&engine, options.cache_dir.as_deref(), options.memory_cache, options.disk_cache);
         let ticker = Ticker::start(engine.clone(), options.epoch_tick);
         let budget = MemoryBudget::new(options.max_total_memory);
-        Ok(Self { engine, linker, cache, consume_fuel: options.consume_fuel, budget, ticker })
+        Ok(Self {
+            engine,
+            linker,
+            cache: Arc::new(cache),
+            consume_fuel: options.consume_fuel,
+            budget,
+            compiles: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_COMPILES)),
+            compile_timeout: options.compile_timeout,
+            ticker,
+        })
+    }
+
+    /// The counters of the compiled-component caches (in memory and on disk).
+    pub fn cache_stats(&self) -> ComponentCacheStats {
+        self.cache.stats()
     }
 
     /// The memory budget all renders of this sandbox reserve from; clones share it.
@@ -172,14 +210,50 @@ impl Sandbox {
         self.budget.usage()
     }
 
-    /// Compiles (or fetches from the cache) and links a renderer component.
+    /// Compiles (or fetches from the cache) and links a renderer component, on the calling thread: a compile
+    /// takes seconds and is not bounded in time. From async code use [`Self::load_async`].
     pub fn load(&self, bytes: &[u8]) -> Result<Module, LoadError> {
         let digest = Digest::of(bytes);
-        let (component, cache_outcome) = self.cache.get_or_compile(&self.engine, digest, bytes).map_err(|error| {
-            LoadError::InvalidComponent { digest: digest.to_string(), message: format!("{error:#}") }
-        })?;
+        let (component, cache_outcome) =
+            self.cache.get_or_compile(&self.engine, digest, bytes).map_err(|error| invalid(digest, &error))?;
+        self.link(digest, &component, cache_outcome)
+    }
+
+    /// [`Self::load`] for async code: a component not in memory is read from disk or compiled on tokio's
+    /// blocking pool (at most two at once), and a load that takes longer than
+    /// [`SandboxOptions::compile_timeout`] ends in [`LoadError::CompileTimeout`]. A compile that timed out
+    /// still finishes in the background and fills the cache, so a later load may find it.
+    pub async fn load_async(&self, bytes: Arc<[u8]>) -> Result<Module, LoadError> {
+        let digest = Digest::of(&bytes);
+        if let Some(component) = self.cache.get(digest) {
+            return self.link(digest, &component, CacheOutcome::Memory);
+        }
+        let limit = self.compile_timeout;
+        let (engine, cache, compiles) = (self.engine.clone(), Arc::clone(&self.cache), Arc::clone(&self.compiles));
+        let compile = async move {
+            let permit = compiles.acquire_owned().await.expect("the compile semaphore is never closed");
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                cache.read_or_compile(&engine, digest, &bytes)
+            })
+            .await
+        };
+        let (component, outcome) = match tokio::time::timeout(limit, compile).await {
+            Ok(Ok(compiled)) => compiled.map_err(|error| invalid(digest, &error))?,
+            Ok(Err(join_error)) => {
+                return Err(LoadError::InvalidComponent {
+                    digest: digest.to_string(),
+                    message: format!("the compile task failed: {join_error}"),
+                });
+            }
+            Err(_elapsed) => return Err(LoadError::CompileTimeout { digest: digest.to_string(), limit }),
+        };
+        self.link(digest, &component, outcome)
+    }
+
+    fn link(&self, digest: Digest, component: &Component, cache_outcome: CacheOutcome) -> Result<Module, LoadError> {
         let pre = self
-            .prepare(&component)
+            .prepare(component)
             .map_err(|message| LoadError::Incompatible { digest: digest.to_string(), message })?;
         Ok(Module { digest, pre, cache_outcome })
     }
@@ -275,6 +349,10 @@ impl Sandbox {
         });
         store
     }
+}
+
+fn invalid(digest: Digest, error: &wasmtime::Error) -> LoadError {
+    LoadError::InvalidComponent { digest: digest.to_string(), message: format!("{error:#}") }
 }
 
 /// Marks a trap raised because the time limit passed.

@@ -226,6 +226,31 @@ fn disk_cache_is_reused_and_corrupt_entries_are_replaced() {
 }
 
 #[test]
+fn a_compile_over_its_time_limit_ends_in_compile_timeout_promptly() {
+    let limit = Duration::from_millis(1);
+    let sandbox = Sandbox::new(SandboxOptions { compile_timeout: limit, ..SandboxOptions::default() }).unwrap();
+    let runtime = runtime();
+    let started = Instant::now();
+    let error = runtime.block_on(sandbox.load_async(webservice().into())).err().expect("the compile times out");
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert!(matches!(&error, LoadError::CompileTimeout { limit: named, .. } if *named == limit), "{error:?}");
+    assert!(error.to_string().contains("did not compile within 0.001 s"), "{error}");
+}
+
+#[test]
+fn async_loads_compile_once_and_then_come_from_memory() {
+    let sandbox = Sandbox::new(SandboxOptions::default()).unwrap();
+    let runtime = runtime();
+    let first = runtime.block_on(sandbox.load_async(webservice().into())).unwrap();
+    assert_eq!(first.cache_outcome(), CacheOutcome::Compiled);
+    let again = runtime.block_on(sandbox.load_async(webservice().into())).unwrap();
+    assert_eq!(again.cache_outcome(), CacheOutcome::Memory);
+    let memory = sandbox.cache_stats().memory;
+    assert_eq!((memory.hits, memory.misses, memory.entries), (1, 1, 1));
+    assert!(memory.bytes > 0 && memory.bytes < SandboxOptions::DEFAULT_MEMORY_CACHE.max_bytes, "{memory:?}");
+}
+
+#[test]
 fn concurrent_renders_share_one_module() {
     let module = SANDBOX.load(webservice()).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

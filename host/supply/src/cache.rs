@@ -4,53 +4,18 @@
 //! cache directory can be touched. Every read is checked against the digest again: a file altered on disk is
 //! dropped and counted as a miss.
 
-use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+pub use pequod_cache::CacheStats;
+use pequod_cache::{Bounds, DiskLru};
 
 use crate::SupplyError;
 use crate::artifact::sha256_digest;
 
-/// Counters of a [`BlobCache`], e.g. for metrics.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Reads served from the cache.
-    pub hits: u64,
-    /// Reads the cache could not serve.
-    pub misses: u64,
-    /// Blobs removed to stay under the size limit.
-    pub evictions: u64,
-    /// Blobs held now.
-    pub entries: u64,
-    /// Bytes held now.
-    pub bytes: u64,
-}
-
-struct Entry {
-    size: u64,
-    last_used: u64,
-}
-
-#[derive(Default)]
-struct Index {
-    entries: HashMap<String, Entry>,
-    bytes: u64,
-    clock: u64,
-}
-
 /// Blobs by digest, on disk.
 pub struct BlobCache {
-    dir: Dir,
+    files: DiskLru,
     limit: u64,
-    index: Mutex<Index>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    evictions: AtomicU64,
 }
 
 impl std::fmt::Debug for BlobCache {
@@ -69,75 +34,18 @@ impl BlobCache {
     /// Opens (creating it if needed) the cache in `path`, holding at most `limit` bytes. Blobs already there
     /// are kept, the least recently modified evicted first.
     pub fn open(path: &Path, limit: u64) -> Result<Self, SupplyError> {
-        let io = |error: std::io::Error| SupplyError::Artifact(format!("blob cache {}: {error}", path.display()));
-        std::fs::create_dir_all(path).map_err(io)?;
-        let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(io)?;
-        let mut found = Vec::new();
-        for entry in dir.entries().map_err(io)? {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let metadata = entry.metadata().map_err(io)?;
-            if !metadata.is_file() {
-                continue;
-            }
-            if file_name(&format!("sha256:{name}")).is_none() {
-                // A partial write or a stranger: not ours to keep.
-                let _ = dir.remove_file(&name);
-                continue;
-            }
-            let modified = metadata.modified().ok().map(|time| time.into_std());
-            found.push((modified, name, metadata.len()));
-        }
-        found.sort();
-        let mut index = Index::default();
-        for (_, name, size) in found {
-            index.clock += 1;
-            index.bytes += size;
-            index.entries.insert(name, Entry { size, last_used: index.clock });
-        }
-        let cache = Self {
-            dir,
-            limit,
-            index: Mutex::new(index),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
-        };
-        cache.evict(&mut cache.lock());
-        Ok(cache)
+        let files = DiskLru::open(path, Bounds::bytes(limit), |name| file_name(&format!("sha256:{name}")).is_some())
+            .map_err(|error| SupplyError::Artifact(format!("blob cache {}: {error}", path.display())))?;
+        Ok(Self { files, limit })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Index> {
-        self.index.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The blob with `digest`, if cached and intact.
+    /// The blob with `digest`, if cached and intact (an altered file is dropped and counted as a miss).
     pub fn get(&self, digest: &str) -> Option<Vec<u8>> {
-        let found = file_name(digest).and_then(|name| {
-            let mut index = self.lock();
-            index.entries.get(name)?;
-            match self.dir.read(name) {
-                Ok(data) if sha256_digest(&data) == digest => {
-                    index.clock += 1;
-                    let clock = index.clock;
-                    if let Some(entry) = index.entries.get_mut(name) {
-                        entry.last_used = clock;
-                    }
-                    Some(data)
-                }
-                _ => {
-                    tracing::warn!(digest, "cached blob is missing or altered; dropping it");
-                    if let Some(entry) = index.entries.remove(name) {
-                        index.bytes -= entry.size;
-                    }
-                    let _ = self.dir.remove_file(name);
-                    None
-                }
-            }
-        });
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
+        let Some(name) = file_name(digest) else {
+            self.files.count_miss();
+            return None;
+        };
+        self.files.read(name, |data| (sha256_digest(&data) == digest).then_some(data))
     }
 
     /// Stores `data` under `digest` (which it must match), evicting the least recently used blobs to stay
@@ -149,55 +57,17 @@ impl BlobCache {
         if actual != digest {
             return Err(SupplyError::Artifact(format!("blob cache: content is {actual}, not {digest}")));
         }
-        let size = data.len() as u64;
-        if size > self.limit {
+        if self.files.contains(name) {
             return Ok(());
         }
-        let mut index = self.lock();
-        if index.entries.contains_key(name) {
-            return Ok(());
-        }
-        let io = |error: std::io::Error| SupplyError::Artifact(format!("blob cache: cannot write {digest}: {error}"));
-        // Write aside, then rename: a reader never sees half a blob.
-        let partial = format!("{name}.partial");
-        let mut file = self.dir.create(&partial).map_err(io)?;
-        file.write_all(data).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        self.dir.rename(&partial, &self.dir, name).map_err(io)?;
-        index.clock += 1;
-        index.bytes += size;
-        let clock = index.clock;
-        index.entries.insert(name.to_owned(), Entry { size, last_used: clock });
-        self.evict(&mut index);
-        Ok(())
-    }
-
-    fn evict(&self, index: &mut Index) {
-        while index.bytes > self.limit {
-            let Some(oldest) =
-                index.entries.iter().min_by_key(|(_, entry)| entry.last_used).map(|(name, _)| name.clone())
-            else {
-                break;
-            };
-            if let Some(entry) = index.entries.remove(&oldest) {
-                index.bytes -= entry.size;
-            }
-            let _ = self.dir.remove_file(&oldest);
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-        }
+        self.files
+            .write(name, data)
+            .map_err(|error| SupplyError::Artifact(format!("blob cache: cannot write {digest}: {error}")))
     }
 
     /// The counters.
     pub fn stats(&self) -> CacheStats {
-        let index = self.lock();
-        CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
-            entries: index.entries.len() as u64,
-            bytes: index.bytes,
-        }
+        self.files.stats()
     }
 }
 

@@ -14,7 +14,9 @@
 //!
 //! Fetching a full commit SHA that was fetched before (with the same URL and path) answers from the cache
 //! without touching the network; a branch or tag costs one `ls-refs` round trip, and the pack only when the
-//! commit it points to is not cached yet.
+//! commit it points to is not cached yet. Cached modules take at most [`GitModuleCache::DEFAULT_BOUNDS`] (or
+//! the bounds of the [`GitModuleCache`] the caller shares between fetches), the least recently used dropped
+//! first.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -32,6 +34,7 @@ use gix::protocol::handshake::Ref;
 use gix::protocol::transport::client::blocking_io::http;
 use gix::remote::Direction;
 use gix::remote::fetch::{Shallow, Tags};
+use pequod_cache::{Bounds, CacheStats, DiskLru};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::REASON_SOURCE_UNAVAILABLE;
@@ -362,6 +365,9 @@ pub struct GitFetchOptions {
     /// How to name the credentials in messages, e.g. `Secret "team-a/git-token"`; `None` names the
     /// pullSecretRef generically.
     pub credentials_source: Option<String>,
+    /// The cache of fetched modules, shared between fetches (its counters add up); `None` opens the one in
+    /// `<cache_dir>/modules` for this fetch, within [`GitModuleCache::DEFAULT_BOUNDS`].
+    pub module_cache: Option<Arc<GitModuleCache>>,
 }
 
 impl GitFetchOptions {
@@ -376,6 +382,7 @@ impl GitFetchOptions {
             max_total_bytes: 8 * 1024 * 1024,
             max_download_bytes: 256 * 1024 * 1024,
             credentials_source: None,
+            module_cache: None,
         }
     }
 }
@@ -569,7 +576,20 @@ pub fn fetch_module_blocking(
     if credentials.is_some() && !reference.is_https() && !reference.is_loopback() {
         return Err(GitError::InsecureCredentials { url: reference.url.clone() });
     }
-    let cache = ModuleCache { dir: options.cache_dir.join("modules"), options, who: credential_identity(credentials) };
+    let opened;
+    let files = match &options.module_cache {
+        Some(shared) => shared.as_ref(),
+        None => {
+            let directory = GitModuleCache::directory(&options.cache_dir);
+            opened =
+                GitModuleCache::open(&directory, GitModuleCache::DEFAULT_BOUNDS).map_err(|error| GitError::Local {
+                    url: reference.url.clone(),
+                    message: format!("cannot open the module cache {}: {error}", directory.display()),
+                })?;
+            &opened
+        }
+    };
+    let cache = ModuleCache { files, options, who: credential_identity(credentials) };
     let wanted = Wanted::of(reference.git_ref());
     if let Wanted::Commit(id) = &wanted
         && let Some(module) = cache.load(reference, &id.to_string())
@@ -1179,10 +1199,44 @@ fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-/// Modules fetched before, by URL, commit and path: `<cache>/modules/<sha256>.json`.
+/// Modules fetched before, by credentials, URL, commit and path: `<cache_dir>/modules/<sha256>.json`, at most
+/// so many bytes of them, the least recently used deleted first.
+#[derive(Debug)]
+pub struct GitModuleCache {
+    files: DiskLru,
+}
+
+impl GitModuleCache {
+    /// 64 MiB: eight modules of the largest size a fetch accepts (`max_total_bytes`, 8 MiB, stored as
+    /// base64), many more of the usual few KiB.
+    pub const DEFAULT_BOUNDS: Bounds = Bounds::bytes(64 << 20);
+
+    /// Where fetches with `cache_dir` keep modules.
+    pub fn directory(cache_dir: &Path) -> PathBuf {
+        cache_dir.join("modules")
+    }
+
+    /// Opens (creating it if needed) the cache in `directory`, keeping the modules already there within
+    /// `bounds`.
+    pub fn open(directory: &Path, bounds: Bounds) -> std::io::Result<Self> {
+        Ok(Self { files: DiskLru::open(directory, bounds, is_entry_name)? })
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CacheStats {
+        self.files.stats()
+    }
+}
+
+/// Whether `name` is a cached module's file (anything else is left over from an interrupted write).
+fn is_entry_name(name: &str) -> bool {
+    name.strip_suffix(".json").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|byte| byte.is_ascii_hexdigit()))
+}
+
+/// The module cache as one fetch sees it.
 struct ModuleCache<'o> {
-    dir: PathBuf,
-    /// The limits: an entry over them (cached under larger limits) is ignored, so the fetch reports it.
+    files: &'o GitModuleCache,
+    /// The limits: an entry over them (cached under larger limits) is dropped, so the fetch reports it.
     options: &'o GitFetchOptions,
     /// Whose fetch filled an entry ([`credential_identity`]): a module fetched with one set of credentials is
     /// never served to a fetch with other credentials or none, so a private module cached for one tenant is not
@@ -1215,14 +1269,23 @@ struct CachedModule {
 }
 
 impl ModuleCache<'_> {
-    fn entry(&self, reference: &GitReference, commit: &str) -> PathBuf {
+    fn entry(&self, reference: &GitReference, commit: &str) -> String {
         let key = Sha256::digest(format!("{}\n{}\n{}\n{}", self.who, reference.url, commit, reference.path).as_bytes());
-        self.dir.join(format!("{}.json", hex::encode(key)))
+        format!("{}.json", hex::encode(key))
     }
 
+    /// The module cached for `reference` at `commit`, when it is within this fetch's limits (an entry over
+    /// them, cached under larger limits, is kept but not used: the fetch then reports the module too large).
     fn load(&self, reference: &GitReference, commit: &str) -> Option<GitModule> {
-        let bytes = std::fs::read(self.entry(reference, commit)).ok()?;
-        let cached: CachedModule = serde_json::from_slice(&bytes).ok()?;
+        let module =
+            self.files.files.read(&self.entry(reference, commit), |bytes| self.decode(&bytes, reference, commit))?;
+        let within_limits =
+            module.files.len() <= self.options.max_files && module.total_bytes() <= self.options.max_total_bytes;
+        within_limits.then_some(module)
+    }
+
+    fn decode(&self, bytes: &[u8], reference: &GitReference, commit: &str) -> Option<GitModule> {
+        let cached: CachedModule = serde_json::from_slice(bytes).ok()?;
         let same = cached.who == self.who && cached.url == reference.url && cached.path == reference.path;
         if !same || cached.commit != commit {
             return None;
@@ -1232,19 +1295,15 @@ impl ModuleCache<'_> {
             .into_iter()
             .map(|(path, contents)| Some((path, base64::engine::general_purpose::STANDARD.decode(contents).ok()?)))
             .collect::<Option<Vec<_>>>()?;
-        let module = GitModule {
+        Some(GitModule {
             commit: cached.commit,
             module_root: cached.module_root,
             package_dir: cached.package_dir,
             files,
-        };
-        let within_limits =
-            module.files.len() <= self.options.max_files && module.total_bytes() <= self.options.max_total_bytes;
-        within_limits.then_some(module)
+        })
     }
 
     fn store(&self, reference: &GitReference, module: &GitModule) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
         let cached = CachedModule {
             who: self.who.clone(),
             url: reference.url.clone(),
@@ -1259,11 +1318,7 @@ impl ModuleCache<'_> {
                 .collect(),
         };
         let json = serde_json::to_vec(&cached).map_err(std::io::Error::other)?;
-        // Write aside, then rename: concurrent readers see the old entry or the whole new one.
-        let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
-        std::io::Write::write_all(&mut file, &json)?;
-        file.persist(self.entry(reference, &module.commit)).map_err(|error| error.error)?;
-        Ok(())
+        self.files.files.write(&self.entry(reference, &module.commit), &json)
     }
 }
 
@@ -1338,6 +1393,37 @@ mod tests {
         }
         let debug = format!("{:?}", GitCredentials::Basic { username: "u".into(), password: "hunter2".into() });
         assert!(!debug.contains("hunter2"));
+    }
+
+    #[test]
+    fn cached_modules_over_the_bound_are_deleted_least_recently_used_first() {
+        let directory = tempfile::tempdir().unwrap();
+        let options = GitFetchOptions::new(directory.path());
+        let module = |commit: &str| GitModule {
+            commit: commit.into(),
+            module_root: String::new(),
+            package_dir: "web".into(),
+            files: vec![("web/web.cue".into(), vec![b'x'; 1000])],
+        };
+        let reference = GitReference::parse("https://git.example.com/team/modules.git?path=web").unwrap();
+        let [a, b, c] = ["a", "b", "c"].map(|fill| fill.repeat(40));
+        let entry_size = {
+            let unbounded = GitModuleCache::open(&directory.path().join("measure"), Bounds::bytes(u64::MAX)).unwrap();
+            let view = ModuleCache { files: &unbounded, options: &options, who: credential_identity(None) };
+            view.store(&reference, &module(&a)).unwrap();
+            unbounded.stats().bytes
+        };
+        let files = GitModuleCache::open(&directory.path().join("modules"), Bounds::bytes(2 * entry_size)).unwrap();
+        let cache = ModuleCache { files: &files, options: &options, who: credential_identity(None) };
+        cache.store(&reference, &module(&a)).unwrap();
+        cache.store(&reference, &module(&b)).unwrap();
+        assert_eq!(cache.load(&reference, &a), Some(module(&a))); // a is now more recent than b
+        cache.store(&reference, &module(&c)).unwrap(); // three entries over a bound of two: b goes
+        assert_eq!(cache.load(&reference, &b), None);
+        assert_eq!(cache.load(&reference, &c), Some(module(&c)));
+        let stats = files.stats();
+        assert_eq!((stats.hits, stats.misses, stats.evictions, stats.entries), (2, 1, 1, 2));
+        assert_eq!(stats.bytes, 2 * entry_size);
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub use error::{
     REASON_UNTRUSTED_SOURCE, SupplyError,
 };
 pub use git::{
-    GitCredentials, GitError, GitFetchOptions, GitModule, GitReference, REASON_MODULE_TOO_LARGE, REASON_PATH_NOT_FOUND,
-    REASON_REF_NOT_FOUND, fetch_module,
+    GitCredentials, GitError, GitFetchOptions, GitModule, GitModuleCache, GitReference, REASON_MODULE_TOO_LARGE,
+    REASON_PATH_NOT_FOUND, REASON_REF_NOT_FOUND, fetch_module,
 };
 pub use policy::{Resolver, TrustPolicy, VerifiedModule};
 pub use registry::{PulledModule, Reference, Registry, RegistryOptions, parse_reference, repository_name};
