@@ -378,12 +378,11 @@ fn len(ev: &mut Evaluator<'_>, args: &[Value], _: VId) -> Res {
     Ok(match ops::default_of(&args[0]) {
         Value::Str(s) => Value::int(s.len() as i64),
         Value::Bytes(b) => Value::int(b.len() as i64),
-        Value::List(t) => {
-            ev.vertex_value(t);
-            Value::int(ev.vertices[t].arcs.len() as i64)
-        }
+        // A list or struct whose own value is an error (a comprehension over an error) has that error, not a
+        // length.
+        Value::List(t) | Value::Struct(t) if ev.vertex_value(t).is_bottom() => ev.vertex_value(t),
+        Value::List(t) => Value::int(ev.vertices[t].arcs.len() as i64),
         Value::Struct(t) => {
-            ev.vertex_value(t);
             let arcs = &ev.vertices[t].arcs;
             Value::int(arcs.iter().filter(|(l, a)| l.is_regular() && a.kind == ArcKind::Regular).count() as i64)
         }

@@ -1106,7 +1106,10 @@ impl<'a> Evaluator<'a> {
     fn iterate(&mut self, src: Value) -> Result<Vec<(Value, Value)>, Value> {
         match src {
             Value::Struct(t) | Value::List(t) => {
-                self.vertex_value(t);
+                let whole = self.vertex_value(t);
+                if whole.is_bottom() {
+                    return Err(whole);
+                }
                 let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
                 let mut items = Vec::new();
                 for (label, arc) in arcs {

@@ -289,3 +289,20 @@ fn try_yields_only_when_every_marked_value_exists() {
     // The marker outside a try is a compile error for the whole file.
     assert!(run_field("x: a?").unwrap_err().contains("optional marker (?) is only valid within a try clause"));
 }
+
+/// A list or struct built by a comprehension over an error is that error wherever it is used, as in the
+/// official `cue` (it reported `error in call to list.Range: step must be non zero` for each of these; ours
+/// used to give `len` 0, iterate nothing and count no fields).
+#[test]
+fn a_comprehension_over_an_error_is_an_error_wherever_it_is_used() {
+    let error = "list.Range(0, 5, 0)";
+    for source in [
+        format!("import \"list\"\nx: len([for i in {error} {{i}}])"),
+        format!("import \"list\"\nx: [for j in [for i in {error} {{i}}] {{j}}]"),
+        format!("import \"list\"\nx: len({{for i in {error} {{\"k\\(i)\": i}}}})"),
+        format!("import \"list\"\nimport \"struct\"\nx: {{for i in {error} {{\"k\\(i)\": i}}}} & struct.MinFields(0)"),
+    ] {
+        check_error(&source, "step must be non zero");
+    }
+    check("x: len([for i in [1, 2] {i}])", r#"{"x":2}"#);
+}

@@ -8,7 +8,10 @@ use crate::vertex::ArcKind;
 fn field_count(ev: &mut Evaluator<'_>, x: &Value) -> Result<i64, Fail> {
     match concrete(x, 0)? {
         Value::Struct(t) => {
-            ev.vertex_value(t);
+            let whole = ev.vertex_value(t);
+            if whole.is_bottom() {
+                return Err(Fail::Value(whole));
+            }
             let arcs = &ev.vertices[t].arcs;
             Ok(arcs.iter().filter(|(l, a)| l.is_regular() && a.kind != ArcKind::Optional).count() as i64)
         }
