@@ -8,16 +8,17 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use pequod_api::{ResourceGraph, Transform};
 use pequod_operator::{Context, Options};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 use pequod_test_harness::TestCluster;
-use serde_json::json;
 
 /// Requests the API server has served so far, all verbs and resources.
 async fn served(client: &Client) -> f64 {
@@ -38,14 +39,7 @@ async fn measure(cluster: &TestCluster, count: usize, max: Duration, settle: Dur
     let context = Context::with_options(client.clone(), sandbox, options);
     let operator = tokio::spawn(pequod_operator::run(Arc::clone(&context)));
     let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
-    for index in 0..count {
-        let name = format!("svc-{index}");
-        let manifest = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform",
-            "metadata": {"name": name},
-            "spec": {"cueRef": {"type": "embedded", "ref": "webservice"},
-                     "input": {"image": "ghcr.io/acme/shop:1.4.2", "replicas": 2}}});
-        transforms.patch(&name, &PatchParams::apply("bench"), &Patch::Apply(&manifest)).await.unwrap();
-    }
+    common::apply_webservices(&transforms, count).await;
     let graphs: Api<ResourceGraph> = Api::namespaced(client.clone(), &namespace);
     let started = Instant::now();
     while graphs.list(&Default::default()).await.unwrap().items.iter().filter(|g| g.status.is_some()).count() < count {

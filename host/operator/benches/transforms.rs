@@ -6,18 +6,19 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use pequod_api::Transform;
 use pequod_operator::{Context, Options};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 use pequod_test_harness::{TestCluster, mark_deployment_available};
-use serde_json::json;
 
 struct Outcome {
     elapsed: Duration,
@@ -60,14 +61,7 @@ async fn run(cluster: &TestCluster, client: Client, count: usize, render_cache: 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
     let cpu_before = cpu_time();
     let started = Instant::now();
-    for index in 0..count {
-        let name = format!("svc-{index}");
-        let manifest = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform",
-            "metadata": {"name": name},
-            "spec": {"cueRef": {"type": "embedded", "ref": "webservice"},
-                     "input": {"image": "ghcr.io/acme/shop:1.4.2", "replicas": 2}}});
-        transforms.patch(&name, &PatchParams::apply("bench"), &Patch::Apply(&manifest)).await.unwrap();
-    }
+    common::apply_webservices(&transforms, count).await;
     let mut marked = HashSet::new();
     loop {
         for deployment in deployments.list(&Default::default()).await.unwrap() {
