@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::LazyLock;
 
-use pequod_graph::{Phase, RenderContext, Severity};
+use pequod_graph::{Phase, RenderContext};
 use pequod_sandbox::{RenderError, Rendered, Sandbox, SandboxLimits, SandboxOptions};
 use serde_json::{Value, json};
 
@@ -82,9 +82,9 @@ fn good_input_renders_in_the_sandbox() {
     assert_eq!(rendered.graph.nodes[1].object["spec"]["replicas"], 3);
     assert_eq!(rendered.plan.waves, vec![vec![0], vec![1], vec![2]]);
     // The status node reads context.observed, which is empty on a first render: deferred, not failed.
-    let deferred = &rendered.graph.violations[0];
-    assert_eq!((deferred.path.as_str(), deferred.severity), ("status", Severity::Info));
-    assert!(deferred.message.starts_with("deferred: "), "{}", deferred.message);
+    let deferred = &rendered.graph.deferred[0];
+    assert_eq!(deferred.id, "status");
+    assert!(rendered.graph.violations.is_empty(), "{:?}", rendered.graph.violations);
 }
 
 #[test]

@@ -7,14 +7,11 @@ use std::fmt::Write as _;
 use cue_eval::package::{Injection, Package, Session};
 use cue_eval::vertex::ArcKind;
 use cue_eval::{Data, Diagnostic, ErrorKind};
-use pequod_graph::{GRAPH_VERSION, Graph, GraphMetadata, Node, Phase, Severity, Violation};
+use pequod_graph::{Deferred, GRAPH_VERSION, Graph, GraphMetadata, Node, Phase, Violation};
 use serde_json::Value;
 
 use crate::path::{self, Segment};
 use crate::{Module, RenderFailure};
-
-/// The message prefix of the `info` violation that reports a deferred node.
-pub const DEFERRED_PREFIX: &str = "deferred: ";
 
 pub(crate) fn render(module: &Module, input: &str, context: &str) -> Result<String, RenderFailure> {
     let input: Value = serde_json::from_str(input)
@@ -106,15 +103,7 @@ pub(crate) fn render(module: &Module, input: &str, context: &str) -> Result<Stri
         },
         _ => None,
     };
-    let violations = deferred
-        .into_iter()
-        .map(|(id, reason)| Violation {
-            path: id,
-            message: format!("{DEFERRED_PREFIX}{reason}"),
-            severity: Severity::Info,
-            phase: Phase::Render,
-        })
-        .collect();
+    let deferred = deferred.into_iter().map(|(id, reason)| Deferred { id, reason }).collect();
     let graph = Graph {
         graph_version: GRAPH_VERSION.to_owned(),
         metadata: GraphMetadata {
@@ -123,8 +112,9 @@ pub(crate) fn render(module: &Module, input: &str, context: &str) -> Result<Stri
             ..GraphMetadata::default()
         },
         nodes: built,
-        violations,
+        violations: Vec::new(),
         exports,
+        deferred,
     };
     serde_json::to_string(&graph).map_err(|e| RenderFailure::Failed(format!("cannot serialize the graph: {e}")))
 }

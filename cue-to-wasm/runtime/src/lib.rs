@@ -19,9 +19,9 @@
 //! - errors under `input` → [`RenderFailure::Rejected`], phase `input`, paths relative to `spec.input`;
 //! - constraint failures inside a node's `object` (conflicts, bounds, closedness, explicit errors: the
 //!   module's output policies) → rejected, phase `output`, path `<node id>.<field path>`;
-//! - a node left incomplete by a reference to `context.observed` → *deferred*: left out of the graph (with
-//!   every node depending on it) and reported as an `info` violation of phase `render` whose path is the
-//!   node id and whose message starts with `deferred:`; a re-render with more observed state completes it;
+//! - a node left incomplete by a reference to `context.observed` → *deferred*: left out of the graph's
+//!   nodes (with every node depending on it) and listed in `Graph::deferred` with the reason; a re-render
+//!   with more observed state completes it;
 //! - any other error → [`RenderFailure::Failed`] with `file:line:col`.
 //!
 //! This crate does no IO: the `pequod-cue-runtime-component` crate wraps it as a WebAssembly component,

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use pequod_cue_runtime::{Module, RenderFailure, SourceFile};
-use pequod_graph::{Graph, Phase, Readiness, RenderContext, Severity};
+use pequod_graph::{Graph, Phase, Readiness, RenderContext};
 use serde_json::{Value, json};
 
 fn modules() -> PathBuf {
@@ -308,18 +308,14 @@ fn ack_iam_webservice_defers_the_service_account_until_the_role_has_an_arn() {
     assert_eq!(statement["Condition"]["StringEquals"][format!("{oidc}:sub")], "system:serviceaccount:team-a:shop");
     assert_eq!(statement["Condition"]["StringEquals"][format!("{oidc}:aud")], "sts.amazonaws.com");
 
-    let deferred: Vec<(&str, Severity, Phase)> =
-        graph.violations.iter().map(|v| (v.path.as_str(), v.severity, v.phase)).collect();
-    assert_eq!(
-        deferred,
-        [("serviceaccount", Severity::Info, Phase::Render), ("deployment", Severity::Info, Phase::Render)]
-    );
-    let sa = &graph.violations[0].message;
-    assert!(sa.starts_with("deferred: "), "{sa}");
+    assert!(graph.violations.is_empty(), "{:?}", graph.violations);
+    let deferred: Vec<&str> = graph.deferred.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(deferred, ["serviceaccount", "deployment"]);
+    let sa = &graph.deferred[0].reason;
     assert!(sa.contains("eks.amazonaws.com/role-arn"), "{sa}");
     assert!(sa.contains("graph.cue:"), "{sa}");
-    let deployment = &graph.violations[1].message;
-    assert!(deployment.starts_with("deferred: depends on deferred node serviceaccount"), "{deployment}");
+    let deployment = &graph.deferred[1].reason;
+    assert!(deployment.starts_with("depends on deferred node serviceaccount"), "{deployment}");
 }
 
 #[test]
@@ -348,7 +344,7 @@ fn ack_iam_webservice_completes_once_the_arn_is_observed() {
     context["observed"]["role"]["status"] = json!({"conditions": [{"type": "ACK.ResourceSynced", "status": "False"}]});
     let graph = render_with(&module, &example_of("ack-iam-webservice", "observed"), &context).expect("renders");
     assert_eq!(ids(&graph), ["role"]);
-    assert_eq!(graph.violations.len(), 2);
+    assert_eq!(graph.deferred.len(), 2);
 
     // Something that is not an ARN is refused.
     context["observed"]["role"]["status"] = json!({"ackResourceMetadata": {"arn": "team-a-shop"}});
@@ -393,7 +389,7 @@ fn ack_iam_webservice_invalid_inputs_are_rejected() {
 }
 
 /// Every example of every module: `invalid-*` ones are rejected with error violations, the others render a
-/// valid graph (whose only violations are deferred nodes).
+/// valid graph with no violations (some nodes may be deferred).
 #[test]
 fn every_example_renders_or_is_refused_by_its_name() {
     for module in ["webservice", "database", "ack-iam-webservice"] {
@@ -415,10 +411,7 @@ fn every_example_renders_or_is_refused_by_its_name() {
                 let graph = result.unwrap_or_else(|e| panic!("{module}/{name} does not render: {e:?}"));
                 graph.validate().unwrap_or_else(|e| panic!("{module}/{name}: {e:?}"));
                 assert!(!graph.nodes.is_empty(), "{module}/{name}");
-                for v in &graph.violations {
-                    assert_eq!((v.severity, v.phase), (Severity::Info, Phase::Render), "{module}/{name}: {v:?}");
-                    assert!(v.message.starts_with("deferred: "), "{module}/{name}: {v:?}");
-                }
+                assert!(graph.violations.is_empty(), "{module}/{name}: {:?}", graph.violations);
             }
         }
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, ResourceExt};
-use pequod_graph::{DeletionPolicy, RenderContext, Violation};
+use pequod_graph::{Deferred, DeletionPolicy, RenderContext, Violation};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -152,6 +152,10 @@ pub struct TransformStatus {
     /// Violations of the last render (errors when it was rejected, warnings otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
+    /// Nodes the last render left out until the live state they read (`context.observed`) is there, with
+    /// what each waits for; whatever they applied before is kept meanwhile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Deferred>,
     /// The hash of the ResourceGraph spec the operator handed over; the graph is executed only while it
     /// matches, so a graph that Pequod did not render is never applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]

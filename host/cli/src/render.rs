@@ -114,6 +114,9 @@ pub fn run(args: RenderArgs) -> Result<(), Failure> {
         for warning in &rendered.graph.violations {
             eprintln!("{}", spec_input_path(warning.clone()));
         }
+        for deferred in &rendered.graph.deferred {
+            eprintln!("deferred {}: {}", deferred.id, deferred.reason);
+        }
         let fuel = rendered.fuel_used.map(|fuel| format!(", {fuel} fuel")).unwrap_or_default();
         eprintln!(
             "rendered {} in {} with {} {} ({}) in {:.2} ms{fuel}",

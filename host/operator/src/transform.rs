@@ -10,7 +10,7 @@ use pequod_api::{
     ConditionType, FIELD_MANAGER, GraphPhase, NodeSummary, ResolvedCueRef, ResourceGraph, ResourceGraphSpec, Transform,
     TransformStatus, render_context, set_condition,
 };
-use pequod_graph::{DeletionPolicy, Graph, ObjectIdentity, Violation};
+use pequod_graph::{Deferred, DeletionPolicy, Graph, ObjectIdentity, Violation};
 use serde_json::json;
 
 use crate::discovery::Discovery;
@@ -80,7 +80,7 @@ async fn render_and_hand_over(
     let rendered = stage.render(&module, &client, &policy).await?;
     stage.record_render(&rendered, &resolved, &digest).await?;
     let graph = stage.check_targets(&rendered.graph, &policy).await?;
-    let waiting: Vec<String> = deferred(&rendered.graph).map(str::to_owned).collect();
+    let waiting: Vec<String> = rendered.graph.deferred.iter().map(|d| d.id.clone()).collect();
     let spec = ResourceGraphSpec {
         graph,
         adopt: transform.spec.adopt.clone(),
@@ -227,7 +227,7 @@ impl<'a> Stages<'a> {
         let mut render_context = render_context(transform, capabilities, Default::default());
         let mut rendered = render(transform, module, &render_context, policy, context).await;
         if let Ok(first) = &rendered
-            && deferred(&first.graph).next().is_some()
+            && !first.graph.deferred.is_empty()
         {
             let observed = observe(transform, self.namespace, client, policy, context)
                 .await
@@ -241,6 +241,7 @@ impl<'a> Stages<'a> {
             Ok(rendered) => return Ok(rendered),
             Err(error) => error,
         };
+        self.status.deferred.clear();
         self.status.violations = match &error {
             pequod_sandbox::RenderError::Rejected { violations } => violations.clone(),
             _ => Vec::new(),
@@ -272,6 +273,7 @@ impl<'a> Stages<'a> {
         }
         self.status.render_hash = metadata.render_hash.clone();
         self.status.violations = rendered.graph.violations.clone();
+        self.status.deferred = rendered.graph.deferred.clone();
         let message = format!("{} nodes in {} waves", rendered.graph.nodes.len(), rendered.plan.waves.len());
         self.condition(ConditionType::Rendered, true, "Rendered", message)
     }
@@ -321,11 +323,9 @@ impl<'a> Stages<'a> {
                 },
             )?;
         }
-        let waiting: Vec<String> = spec.deferred.clone();
         let graph_status = hand_over(transform, namespace, spec, context).await.map_err(write_failed)?;
         self.status.resource_graph_ref = Some(transform.name_any());
-        let waiting: Vec<&str> = waiting.iter().map(String::as_str).collect();
-        report_progress(self.status, graph_status.as_ref(), rendered_nodes, &waiting, transform.metadata.generation)
+        report_progress(self.status, graph_status.as_ref(), rendered_nodes, transform.metadata.generation)
     }
 }
 
@@ -339,11 +339,6 @@ fn fetched_at(
     let recorded = status.resolved_cue_ref.as_ref().filter(|r| r.digest == digest).and_then(|r| r.fetched_at.clone());
     let fetched = || resolved.fetched_at.and_then(|at| jiff::Timestamp::try_from(at).ok());
     recorded.or_else(|| fetched().map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)).or_else(|| Some(now()))
-}
-
-/// The ids of the nodes a render deferred (left out until the live state they need is observed).
-fn deferred(graph: &Graph) -> impl Iterator<Item = &str> {
-    graph.violations.iter().filter(|v| v.message.starts_with("deferred:")).map(|v| v.path.as_str())
 }
 
 /// The live objects of the Transform's nodes that are ready, by node id: `context.observed`. Only objects in
@@ -506,28 +501,27 @@ fn report_progress(
     status: &mut TransformStatus,
     graph_status: Option<&pequod_api::ResourceGraphStatus>,
     rendered: usize,
-    deferred: &[&str],
     generation: Option<i64>,
 ) -> Result<(), Stopped> {
     let ready = graph_status.map_or(0, |s| s.nodes.iter().filter(|n| n.state == pequod_api::NodeState::Ready).count());
-    let total = rendered + deferred.len();
+    let total = rendered + status.deferred.len();
     status.nodes = Some(NodeSummary::new(ready as u32, total as u32));
     let phase = graph_status.map(|s| s.phase).unwrap_or_default();
-    let (ok, reason, message) = match phase {
-        GraphPhase::Ready if !deferred.is_empty() => (
-            false,
-            "Deferred",
-            format!(
-                "{ready}/{total} nodes ready; {} wait for the live state of nodes not ready yet",
-                deferred.join(", ")
-            ),
-        ),
-        GraphPhase::Ready => (true, "Ready", format!("all {total} nodes are ready")),
-        GraphPhase::Failed => failure(graph_status),
+    let (ok, reason, message) = match (phase, status.deferred.first()) {
+        (GraphPhase::Ready, Some(first)) => (false, "Deferred", waiting_message(ready, total, &status.deferred, first)),
+        (GraphPhase::Ready, None) => (true, "Ready", format!("all {total} nodes are ready")),
+        (GraphPhase::Failed, _) => failure(graph_status),
         _ => (false, "Progressing", format!("{ready}/{total} nodes ready")),
     };
     set_condition(&mut status.conditions, ConditionType::Ready, ok, reason, message, generation, now());
     Ok(())
+}
+
+/// The Ready message of a graph whose only missing nodes are deferred: the first one and what it waits for.
+fn waiting_message(ready: usize, total: usize, deferred: &[Deferred], first: &Deferred) -> String {
+    let others: Vec<&str> = deferred[1..].iter().map(|d| d.id.as_str()).collect();
+    let more = if others.is_empty() { String::new() } else { format!(" (also deferred: {})", others.join(", ")) };
+    format!("{ready}/{total} nodes ready; {} waits for live state it reads: {}{more}", first.id, first.reason)
 }
 
 /// Why a graph failed: its nodes' errors, or what its executor refused (an unverified graph, say).

@@ -150,11 +150,7 @@ async fn deferred_nodes_wait_for_observed_state() {
     let transform = eventually("the deferred nodes in status", || async {
         let transform = transforms.get("reports").await.unwrap();
         let status = transform.status.clone()?;
-        status
-            .violations
-            .iter()
-            .any(|v| v.path == "serviceaccount" && v.message.starts_with("deferred:"))
-            .then_some(transform)
+        status.deferred.iter().any(|d| d.id == "serviceaccount").then_some(transform)
     })
     .await;
     assert_eq!(condition(&transform, "Ready").unwrap().status, "False");

@@ -445,8 +445,9 @@ fn accept_graph(text: &str, digest: Digest, limits: &SandboxLimits) -> Result<(G
     if text.len() > limits.max_output_bytes {
         return Err(RenderError::OutputTooLarge { size: text.len(), limit: limits.max_output_bytes });
     }
-    let mut graph: Graph =
-        serde_json::from_str(text).map_err(|error| RenderError::MalformedGraph { message: error.to_string() })?;
+    let mut graph = serde_json::from_str::<Graph>(text)
+        .map_err(|error| RenderError::MalformedGraph { message: error.to_string() })?
+        .upgrade();
     if graph.nodes.len() > limits.max_nodes {
         return Err(RenderError::TooManyNodes { count: graph.nodes.len(), limit: limits.max_nodes });
     }

@@ -16,12 +16,20 @@ impl Graph {
             nodes: Vec::new(),
             violations: Vec::new(),
             exports: None,
+            deferred: Vec::new(),
         }
     }
 
     /// Adds a node.
     pub fn with_node(mut self, node: Node) -> Self {
         self.nodes.push(node);
+        self
+    }
+
+    /// Leaves node `id` out until the live state it reads (`context.observed`) is there; the executor keeps
+    /// whatever it applied before.
+    pub fn with_deferred(mut self, id: impl Into<String>, reason: impl Into<String>) -> Self {
+        self.deferred.push(crate::Deferred { id: id.into(), reason: reason.into() });
         self
     }
 

@@ -24,8 +24,16 @@ pub use validate::{GraphProblem, InvalidGraph, Plan};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The version of the Graph artifact this crate reads and writes.
-pub const GRAPH_VERSION: &str = "pequod.io/graph/v1alpha1";
+/// The version of the Graph artifact this crate writes: `v1alpha2` carries deferred nodes in
+/// [`Graph::deferred`].
+pub const GRAPH_VERSION: &str = "pequod.io/graph/v1alpha2";
+
+/// The previous version, still read: it reported a deferred node as an `info` violation whose message
+/// starts with [`V1ALPHA1_DEFERRED_PREFIX`]; [`Graph::upgrade`] turns such a graph into the current one.
+pub const GRAPH_VERSION_V1ALPHA1: &str = "pequod.io/graph/v1alpha1";
+
+/// How a `v1alpha1` graph marked the violation that reported a deferred node.
+pub const V1ALPHA1_DEFERRED_PREFIX: &str = "deferred: ";
 
 /// A rendered dependency graph of Kubernetes objects.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,6 +53,46 @@ pub struct Graph {
     /// Values the module publishes for other tools (e.g. a URL); free-form JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exports: Option<serde_json::Map<String, Value>>,
+    /// Nodes the module could not render yet because they need live state it has not observed (e.g. a
+    /// field of `context.observed`). They are not in `nodes`; the executor keeps whatever they applied
+    /// before, and the host renders again once the state they wait for is there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Deferred>,
+}
+
+/// A node left out of a render until the live state it needs is observed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deferred {
+    /// The node's id, as it appears in `nodes` once rendered.
+    pub id: String,
+    /// What it waits for, e.g. the `context.observed` field it reads, or the deferred node it depends on.
+    pub reason: String,
+}
+
+impl Graph {
+    /// Brings a graph of an older version this crate still reads up to [`GRAPH_VERSION`]; a graph of
+    /// the current or an unknown version is returned as it is (validation refuses the unknown one).
+    pub fn upgrade(mut self) -> Self {
+        if self.graph_version != GRAPH_VERSION_V1ALPHA1 {
+            return self;
+        }
+        let (deferred, violations): (Vec<Violation>, Vec<Violation>) =
+            self.violations.into_iter().partition(is_v1alpha1_deferred);
+        self.violations = violations;
+        self.deferred.extend(
+            deferred
+                .into_iter()
+                .map(|v| Deferred { reason: v.message[V1ALPHA1_DEFERRED_PREFIX.len()..].to_owned(), id: v.path }),
+        );
+        self.graph_version = GRAPH_VERSION.to_owned();
+        self
+    }
+}
+
+fn is_v1alpha1_deferred(violation: &Violation) -> bool {
+    violation.severity == Severity::Info && violation.message.starts_with(V1ALPHA1_DEFERRED_PREFIX)
 }
 
 /// Provenance of a graph: the module that rendered it and a hash of the result.

@@ -1,6 +1,6 @@
 //! Strict validation of a Graph and its dependency order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -44,6 +44,14 @@ pub enum GraphProblem {
         node: String,
         /// The missing id.
         missing: String,
+    },
+    /// A node depends on a node the render deferred; the renderer must defer it too.
+    #[error("node {node:?} depends on {deferred:?}, which the render deferred; defer {node:?} with it")]
+    DependsOnDeferred {
+        /// The dependent node.
+        node: String,
+        /// The deferred node.
+        deferred: String,
     },
     /// A node depends on itself.
     #[error("node {node:?} depends on itself")]
@@ -123,14 +131,20 @@ impl Graph {
         plan(self, &edges).map_err(|cycle| InvalidGraph { problems: vec![GraphProblem::Cycle { cycle }] })
     }
 
+    /// Checks that node and deferred ids are DNS labels used once between them; returns the nodes' indexes.
     fn check_ids(&self, problems: &mut Vec<GraphProblem>) -> HashMap<&str, usize> {
         let mut index_of = HashMap::new();
-        for (index, node) in self.nodes.iter().enumerate() {
-            if !is_dns_label(&node.id) {
-                problems.push(GraphProblem::InvalidId { id: node.id.clone() });
+        let mut seen = HashSet::new();
+        let ids = self.nodes.iter().map(|n| &n.id).chain(self.deferred.iter().map(|d| &d.id));
+        for (index, id) in ids.enumerate() {
+            if !is_dns_label(id) {
+                problems.push(GraphProblem::InvalidId { id: id.clone() });
             }
-            if index_of.insert(node.id.as_str(), index).is_some() {
-                problems.push(GraphProblem::DuplicateId { id: node.id.clone() });
+            if !seen.insert(id.as_str()) {
+                problems.push(GraphProblem::DuplicateId { id: id.clone() });
+            }
+            if index < self.nodes.len() {
+                index_of.entry(id.as_str()).or_insert(index);
             }
         }
         index_of
@@ -181,6 +195,9 @@ impl Graph {
                     problems.push(GraphProblem::SelfDependency { node: node.id.clone() });
                 } else if let Some(&target) = index_of.get(dependency.as_str()) {
                     edges.push((target, index));
+                } else if self.deferred.iter().any(|d| d.id == *dependency) {
+                    problems
+                        .push(GraphProblem::DependsOnDeferred { node: node.id.clone(), deferred: dependency.clone() });
                 } else {
                     problems
                         .push(GraphProblem::UnknownDependency { node: node.id.clone(), missing: dependency.clone() });

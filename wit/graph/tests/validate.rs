@@ -1,6 +1,6 @@
 //! Validation and ordering of whole graphs, through one `check` helper per question.
 
-use pequod_graph::{Graph, GraphProblem, Node, Readiness};
+use pequod_graph::{Deferred, Graph, GraphProblem, Node, Readiness};
 use serde_json::{Value, json};
 
 fn object(kind: &str, name: &str) -> Value {
@@ -136,14 +136,14 @@ fn version_is_checked() {
     g.graph_version = "pequod.io/graph/v9".into();
     assert_eq!(
         problems(&g),
-        ["graphVersion \"pequod.io/graph/v9\" is not supported; this host reads \"pequod.io/graph/v1alpha1\""]
+        ["graphVersion \"pequod.io/graph/v9\" is not supported; this host reads \"pequod.io/graph/v1alpha2\""]
     );
 }
 
 #[test]
 fn json_round_trip_is_camel_case_and_strict() {
     let text = r#"{
-      "graphVersion": "pequod.io/graph/v1alpha1",
+      "graphVersion": "pequod.io/graph/v1alpha2",
       "metadata": {"module": "web", "version": "1.0.0"},
       "nodes": [{
         "id": "deployment",
@@ -162,4 +162,46 @@ fn json_round_trip_is_camel_case_and_strict() {
     let unknown = text.replace("\"dependsOn\"", "\"depends_on\"");
     let error = serde_json::from_str::<Graph>(&unknown).unwrap_err().to_string();
     assert!(error.contains("unknown field `depends_on`"), "{error}");
+}
+
+fn deferred(id: &str) -> Deferred {
+    Deferred { id: id.into(), reason: "reads context.observed.role".into() }
+}
+
+#[test]
+fn deferred_ids_share_the_node_ids_rules() {
+    let mut g = graph(&[("web", "ConfigMap", &[]), ("sa", "ServiceAccount", &["role"])]);
+    g.deferred = vec![deferred("role"), deferred("web"), deferred("Bad")];
+    assert_eq!(
+        problems(&g),
+        [
+            "node id \"web\" is used by more than one node",
+            "node id \"Bad\" is not a DNS label (1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit)",
+            "node \"sa\" depends on \"role\", which the render deferred; defer \"sa\" with it",
+        ]
+    );
+    let g = graph(&[("web", "ConfigMap", &[])]).with_deferred("role", "reads context.observed.role");
+    assert_eq!(waves(&g), [["web"]]);
+}
+
+#[test]
+fn a_v1alpha1_graph_is_upgraded_with_its_deferred_violations_moved() {
+    let text = r#"{
+      "graphVersion": "pequod.io/graph/v1alpha1",
+      "nodes": [{"id": "role", "object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "r"}}}],
+      "violations": [
+        {"path": "sa", "message": "deferred: reads context.observed.role", "severity": "info", "phase": "render"},
+        {"path": "replicas", "message": "deferred: a warning that only looks alike", "severity": "warning", "phase": "input"}
+      ]
+    }"#;
+    let old: Graph = serde_json::from_str(text).unwrap();
+    assert!(old.validate().is_err(), "the old version is read only through upgrade");
+    let g = old.upgrade();
+    assert_eq!(g.graph_version, pequod_graph::GRAPH_VERSION);
+    assert_eq!(g.deferred, [Deferred { id: "sa".into(), reason: "reads context.observed.role".into() }]);
+    assert_eq!(g.violations.len(), 1, "only the info violation was a deferred node");
+    assert!(g.validate().is_ok());
+    let current = serde_json::to_value(&g).unwrap();
+    assert_eq!(current["deferred"][0]["id"], "sa");
+    assert_eq!(g.clone().upgrade(), g, "upgrading a current graph changes nothing");
 }
