@@ -225,6 +225,24 @@ impl Compiler {
         self.memory().insert(key, Arc::clone(wasm), wasm.len() as u64);
     }
 
+    /// The component of `source` if a cache holds it (memory, then disk on a blocking thread); `None` means
+    /// [`Self::compile`] would compile it now. Lets a caller reserve resources for real compiles only.
+    pub async fn cached(&self, source: &ModuleSource) -> Option<Arc<[u8]>> {
+        let key = source.digest();
+        if let Some(wasm) = self.memory().get(&key) {
+            return Some(wasm.clone());
+        }
+        let compiler = self.clone();
+        tokio::task::spawn_blocking(move || compiler.read_disk(key)).await.ok().flatten()
+    }
+
+    /// The module kept on disk under `key`, remembered in memory too.
+    fn read_disk(&self, key: String) -> Option<Arc<[u8]>> {
+        let wasm: Arc<[u8]> = self.disk.as_ref()?.read(&entry_name(&key), verified_body)?.into();
+        self.remember(key, &wasm);
+        Some(wasm)
+    }
+
     /// The component of `source`, compiled under `limits` on a blocking thread, or taken from the caches.
     pub async fn compile(&self, source: &ModuleSource, limits: &CompileLimits) -> Result<Arc<[u8]>, CompileError> {
         let key = source.digest();
@@ -266,14 +284,10 @@ impl Compiler {
         limits: &CompileLimits,
         interrupt: &Arc<AtomicBool>,
     ) -> Result<Arc<[u8]>, CompileError> {
-        let file = entry_name(&key);
-        if let Some(disk) = &self.disk
-            && let Some(wasm) = disk.read(&file, verified_body)
-        {
-            let wasm: Arc<[u8]> = wasm.into();
-            self.remember(key, &wasm);
+        if let Some(wasm) = self.read_disk(key.clone()) {
             return Ok(wasm);
         }
+        let file = entry_name(&key);
         let wasm: Arc<[u8]> = handle.block_on(self.preinitialize(source, limits, interrupt))?.into();
         if let Some(disk) = &self.disk
             && let Err(error) = disk.write(&file, &with_header(&wasm))
@@ -557,6 +571,20 @@ mod tests {
         compile("b"); // compiled again: a miss in memory and on disk
         assert_eq!(compiler.cache_stats().memory.misses, 4);
         assert_eq!(compiler.cache_stats().disk.unwrap().misses, 4);
+    }
+
+    #[test]
+    fn cached_finds_modules_in_memory_or_on_disk_and_never_compiles() {
+        let directory = tempfile::tempdir().unwrap();
+        let fresh = || COMPILER.clone().with_memory_bounds(Bounds::new(8, u64::MAX)).with_cache_dir(directory.path());
+        let (compiler, runtime) = (fresh(), runtime());
+        assert!(runtime.block_on(compiler.cached(&module("kept"))).is_none(), "nothing is compiled yet");
+        assert_eq!(compiler.cache_stats().disk.unwrap().entries, 0, "cached() compiled nothing");
+        let wasm = runtime.block_on(compiler.compile(&module("kept"), &CompileLimits::default())).unwrap();
+        assert_eq!(runtime.block_on(compiler.cached(&module("kept"))).as_deref(), Some(&*wasm), "from memory");
+        let restarted = fresh();
+        assert_eq!(runtime.block_on(restarted.cached(&module("kept"))).as_deref(), Some(&*wasm), "from disk");
+        assert_eq!(restarted.cache_stats().memory.entries, 1, "and remembered in memory");
     }
 
     #[test]

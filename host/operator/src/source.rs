@@ -51,6 +51,15 @@ pub(crate) enum SourceError {
     /// CUE source did not compile.
     #[error("the CUE module does not compile: {0}")]
     Compile(#[from] CompileError),
+    /// The memory a compile needs could not be reserved from the render memory budget: it stayed busy
+    /// (`transient`), or it is smaller than one compile needs.
+    #[error("cannot compile the CUE module: {message}")]
+    Budget {
+        /// What happened and which flag to raise.
+        message: String,
+        /// Whether waiting may help.
+        transient: bool,
+    },
 }
 
 impl SourceError {
@@ -65,6 +74,7 @@ impl SourceError {
             SourceError::Compile(CompileError::MemoryLimitExceeded { .. }) => "CompileMemoryLimitExceeded",
             SourceError::Compile(CompileError::Timeout { .. }) => "CompileTimeout",
             SourceError::Compile(_) => "InvalidModule",
+            SourceError::Budget { .. } => "RenderMemoryBudget",
         }
     }
 
@@ -74,6 +84,7 @@ impl SourceError {
             SourceError::Kube(_) => true,
             SourceError::Supply(error) => error.reason() == pequod_supply::REASON_SOURCE_UNAVAILABLE,
             SourceError::Git(error) => error.is_transient(),
+            SourceError::Budget { transient, .. } => *transient,
             _ => false,
         }
     }
@@ -153,12 +164,41 @@ pub(crate) async fn resolve(
     }
 }
 
-/// Compiles CUE sources in the sandboxed runtime (or takes the component compiled before).
+/// The memory one CUE compile may use: the shipped modules need 17 to 32 MiB.
+const COMPILE_MEMORY: usize = 128 << 20;
+
+/// Compiles CUE sources in the sandboxed runtime (or takes the component compiled before). A compile
+/// reserves its memory from the renders' budget first, so compiles and renders together stay within
+/// `--max-render-memory`.
 async fn compile(context: &Context, sources: Sources) -> Result<Resolved, SourceError> {
     let source = ModuleSource::Sources(sources);
     let digest = source.digest();
-    let wasm = context.compiler.compile(&source, &CompileLimits::default()).await?;
+    if let Some(wasm) = context.compiler.cached(&source).await {
+        return Ok(Resolved { digest: Some(digest), ..Resolved::local(wasm) });
+    }
+    let limits = CompileLimits { memory: COMPILE_MEMORY, ..CompileLimits::default() };
+    let _reserved = reserve(&context.sandbox, &limits).await?;
+    let wasm = context.compiler.compile(&source, &limits).await?;
     Ok(Resolved { digest: Some(digest), ..Resolved::local(wasm) })
+}
+
+/// Reserves a compile's memory, waiting at most its time limit while renders hold the budget.
+async fn reserve(
+    sandbox: &pequod_sandbox::Sandbox,
+    limits: &CompileLimits,
+) -> Result<pequod_sandbox::MemoryPermit, SourceError> {
+    match tokio::time::timeout(limits.timeout, sandbox.reserve_memory(limits.memory)).await {
+        Ok(reserved) => reserved.map_err(|error| SourceError::Budget { message: error.to_string(), transient: false }),
+        Err(_) => Err(SourceError::Budget {
+            transient: true,
+            message: format!(
+                "{} MiB of the render memory budget were not free within {} s; renders and compiles use it all \
+             (raise `pequod run --max-render-memory`)",
+                limits.memory >> 20,
+                limits.timeout.as_secs()
+            ),
+        }),
+    }
 }
 
 async fn configmap(

@@ -4,12 +4,15 @@
 //!
 //! The test body runs on its own two-worker runtime inside a thread, so a wedged runtime fails the test
 //! after a deadline instead of hanging it.
+//!
+//! CUE compiles reserve their memory from the renders' budget (`--max-render-memory`): with a budget
+//! smaller than one compile, a Transform is refused with the reason and the flag, not compiled beside it.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Operator, cluster, condition, eventually, eventually_within};
+use common::{Operator, cluster, condition, eventually, eventually_within, passthrough};
 use kube::api::{Api, Patch, PatchParams};
 use pequod_api::{ResourceGraph, Transform};
 use serde_json::{Value, json};
@@ -139,4 +142,37 @@ fn expensive_cel_gates_do_not_stall_the_operator() {
             panic!("the test did not finish in 600 s: a CEL gate wedged the operator's runtime")
         }
     }
+}
+
+/// An operator in `namespace` whose renders and compiles share `budget` bytes.
+fn operator_with_budget(client: &kube::Client, namespace: &str, budget: usize) -> Operator {
+    let options = pequod_operator::Options { namespace: Some(namespace.to_owned()), ..Default::default() };
+    let sandbox = pequod_sandbox::SandboxOptions { max_total_memory: Some(budget), ..Default::default() };
+    Operator::start_with_sandbox(client.clone(), options, sandbox)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiles_reserve_their_memory_from_the_render_budget() {
+    let (cluster, client) = cluster().await;
+    let small = cluster.namespace("budget-small").await.unwrap();
+    let enough = cluster.namespace("budget-enough").await.unwrap();
+    // 64 MiB holds one render (64 MiB) but not one compile (128 MiB); 192 MiB holds either, not both.
+    let _small = operator_with_budget(&client, &small, 64 << 20);
+    let _enough = operator_with_budget(&client, &enough, 192 << 20);
+    let nodes = json!({"map": {"object": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m"}}}});
+    for namespace in [&small, &enough] {
+        common::apply(&client, namespace, &passthrough("web", nodes.clone())).await;
+    }
+
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &small);
+    let refused = eventually("the compile refused for want of budget", || async {
+        let transform = transforms.get("web").await.ok()?;
+        let source = condition(&transform, "SourceReady")?;
+        (source.reason == "RenderMemoryBudget").then(|| source.message.clone())
+    })
+    .await;
+    assert!(refused.contains("128 MiB") && refused.contains("--max-render-memory"), "{refused}");
+    common::ready(&client, &enough, "web").await;
+    cluster.delete_namespace(&small).await.unwrap();
+    cluster.delete_namespace(&enough).await.unwrap();
 }

@@ -36,7 +36,12 @@ impl Operator {
     }
 
     pub fn start_with(client: Client, options: Options) -> Self {
-        let sandbox = Sandbox::new(SandboxOptions::default()).expect("sandbox");
+        Self::start_with_sandbox(client, options, SandboxOptions::default())
+    }
+
+    /// An operator whose sandbox has `sandbox` options (a small memory budget, say).
+    pub fn start_with_sandbox(client: Client, options: Options, sandbox: SandboxOptions) -> Self {
+        let sandbox = Sandbox::new(sandbox).expect("sandbox");
         let context = Context::with_options(client, sandbox, options);
         let task = tokio::spawn(pequod_operator::run(Arc::clone(&context)));
         Self { context, task }
