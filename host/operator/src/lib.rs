@@ -163,6 +163,8 @@ pub struct Context {
     blob_cache: Option<Arc<pequod_supply::BlobCache>>,
     /// Modules fetched from git, shared by all fetches.
     git_cache: Option<Arc<pequod_supply::GitModuleCache>>,
+    /// Git fetches that may run at once, which bounds their scratch repositories on disk.
+    git_slots: Arc<tokio::sync::Semaphore>,
     /// The last module verified for each OCI reference and trust rules, used while the registry is down.
     verified: Mutex<Lru<String, source::Resolved>>,
     /// The API groups the cluster serves, with when they were read.
@@ -196,17 +198,7 @@ impl Context {
                 Err(error) => tracing::warn!(%error, "module blobs will not be cached on disk"),
             }
         }
-        let git_directory = source::git_cache_dir(&options);
-        let git_cache = match pequod_supply::GitModuleCache::open(
-            &pequod_supply::GitModuleCache::directory(&git_directory),
-            bounds.git_modules,
-        ) {
-            Ok(cache) => Some(Arc::new(cache)),
-            Err(error) => {
-                tracing::warn!(%error, "git modules will be cached per fetch");
-                None
-            }
-        };
+        let git_cache = source::open_git_cache(&options);
         Arc::new(Self {
             client,
             sandbox,
@@ -223,6 +215,7 @@ impl Context {
             compiler,
             blob_cache,
             git_cache,
+            git_slots: Arc::new(tokio::sync::Semaphore::new(source::GIT_FETCH_SLOTS)),
             verified: Mutex::new(Lru::new(bounds.verified)),
             api_groups: Mutex::new(None),
         })

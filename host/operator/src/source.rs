@@ -341,6 +341,7 @@ async fn git(
     policy.host_rule(reference.authority(), class, false).map_err(SourceError::Denied)?;
     let mut options = GitFetchOptions::new(git_cache_dir(&context.options));
     options.module_cache = context.git_cache.clone();
+    options.slots = Some(Arc::clone(&context.git_slots));
     let credentials = match pull_secret(client, namespace, cue_ref).await? {
         Some(secret) => {
             check_binding(namespace, &secret, reference.authority())?;
@@ -361,6 +362,27 @@ async fn git(
     resolved.digest = Some(fetched.commit);
     resolved.fetched_at = Some(SystemTime::now());
     Ok(resolved)
+}
+
+/// Git fetches at once: their scratch repositories take at most this many times the download limit
+/// (128 MiB) of the cache volume.
+pub(crate) const GIT_FETCH_SLOTS: usize = 2;
+
+/// The shared cache of git modules, after removing the scratch repositories a stopped process left behind.
+pub(crate) fn open_git_cache(options: &crate::Options) -> Option<Arc<pequod_supply::GitModuleCache>> {
+    let directory = git_cache_dir(options);
+    let removed = pequod_supply::remove_stale_scratch(&directory, std::time::Duration::from_secs(600));
+    if removed > 0 {
+        tracing::info!(removed, "removed git scratch repositories left by an earlier process");
+    }
+    let modules = pequod_supply::GitModuleCache::directory(&directory);
+    match pequod_supply::GitModuleCache::open(&modules, options.caches.git_modules) {
+        Ok(cache) => Some(Arc::new(cache)),
+        Err(error) => {
+            tracing::warn!(%error, "git modules will be cached per fetch");
+            None
+        }
+    }
 }
 
 /// Where git fetches keep their scratch repositories and modules: `<cache dir>/git`, else a temporary

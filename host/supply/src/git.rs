@@ -368,10 +368,14 @@ pub struct GitFetchOptions {
     /// The cache of fetched modules, shared between fetches (its counters add up); `None` opens the one in
     /// `<cache_dir>/modules` for this fetch, within [`GitModuleCache::DEFAULT_BOUNDS`].
     pub module_cache: Option<Arc<GitModuleCache>>,
+    /// Fetches that may run at once, shared between fetches: each holds a slot until its blocking work has
+    /// really ended (after a timeout too), so scratch repositories take at most slots ×
+    /// `max_download_bytes` of disk. `None`: no limit.
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl GitFetchOptions {
-    /// Defaults: 60 s per fetch, 10 s to connect, at most 1000 files and 8 MiB in the module, at most 256 MiB
+    /// Defaults: 60 s per fetch, 10 s to connect, at most 1000 files and 8 MiB in the module, at most 128 MiB
     /// downloaded.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -380,9 +384,10 @@ impl GitFetchOptions {
             connect_timeout: Duration::from_secs(10),
             max_files: 1000,
             max_total_bytes: 8 * 1024 * 1024,
-            max_download_bytes: 256 * 1024 * 1024,
+            max_download_bytes: 128 * 1024 * 1024,
             credentials_source: None,
             module_cache: None,
+            slots: None,
         }
     }
 }
@@ -533,12 +538,18 @@ pub async fn fetch_module(
     options: &GitFetchOptions,
 ) -> Result<GitModule, GitError> {
     let interrupt = Arc::new(AtomicBool::new(false));
-    let task = {
+    let task = async {
+        let slot = match &options.slots {
+            Some(slots) => Some(Arc::clone(slots).acquire_owned().await.expect("the fetch slots are never closed")),
+            None => None,
+        };
         let (reference, credentials, options, interrupt) =
             (reference.clone(), credentials.cloned(), options.clone(), interrupt.clone());
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             fetch_module_blocking(&reference, credentials.as_ref(), &options, &interrupt)
         })
+        .await
     };
     match tokio::time::timeout(options.timeout, task).await {
         Ok(Ok(result)) => result,
@@ -563,6 +574,23 @@ fn timed_out(reference: &GitReference, options: &GitFetchOptions) -> GitError {
         ),
     }
 }
+
+/// Removes the scratch repositories under `<cache_dir>/tmp` last changed more than `older_than` ago: left
+/// behind by a process that stopped mid-fetch (a fetch removes its own when it ends). With `older_than`
+/// above the fetch timeout, no running fetch loses its scratch. Returns how many were removed.
+pub fn remove_stale_scratch(cache_dir: &Path, older_than: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(cache_dir.join(SCRATCH_DIR)) else { return 0 };
+    let stale = |entry: &std::fs::DirEntry| {
+        let changed = entry.metadata().and_then(|m| m.modified()).ok();
+        let age = changed.and_then(|at| at.elapsed().ok()).unwrap_or_default();
+        entry.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX) && age > older_than
+    };
+    entries.filter_map(Result::ok).filter(stale).filter(|e| std::fs::remove_dir_all(e.path()).is_ok()).count()
+}
+
+/// Where scratch repositories live under the cache directory, and how their names start.
+const SCRATCH_DIR: &str = "tmp";
+const SCRATCH_PREFIX: &str = "fetch-";
 
 /// Fetches the module `reference` names on the calling thread (which may block for up to about
 /// `options.timeout` per HTTP request). Setting `interrupt` makes it stop early with
@@ -598,10 +626,10 @@ pub fn fetch_module_blocking(
     }
 
     let local = |message: String| GitError::Local { url: reference.url.clone(), message };
-    let scratch_parent = options.cache_dir.join("tmp");
+    let scratch_parent = options.cache_dir.join(SCRATCH_DIR);
     std::fs::create_dir_all(&scratch_parent)
         .map_err(|error| local(format!("cannot create {}: {error}", scratch_parent.display())))?;
-    let scratch = tempfile::Builder::new().prefix("fetch-").tempdir_in(&scratch_parent).map_err(|error| {
+    let scratch = tempfile::Builder::new().prefix(SCRATCH_PREFIX).tempdir_in(&scratch_parent).map_err(|error| {
         local(format!("cannot create a scratch directory in {}: {error}", scratch_parent.display()))
     })?;
     let session = Session::new(reference, credentials, options, interrupt, scratch.path())?;

@@ -35,7 +35,7 @@ pub use error::{
 };
 pub use git::{
     GitCredentials, GitError, GitFetchOptions, GitModule, GitModuleCache, GitReference, REASON_MODULE_TOO_LARGE,
-    REASON_PATH_NOT_FOUND, REASON_REF_NOT_FOUND, fetch_module,
+    REASON_PATH_NOT_FOUND, REASON_REF_NOT_FOUND, fetch_module, remove_stale_scratch,
 };
 pub use policy::{Resolver, TrustPolicy, VerifiedModule};
 pub use registry::{PulledModule, Reference, Registry, RegistryOptions, parse_reference, repository_name};

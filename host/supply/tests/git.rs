@@ -433,3 +433,34 @@ async fn oversized_modules_are_refused() {
     assert!(error.to_string().contains("download"), "{error}");
     assert_eq!(fetch_module(&by_branch, None, &options(&cache)).await.unwrap().files.len(), 5);
 }
+
+#[tokio::test]
+async fn fetches_wait_for_a_slot_and_hold_it_until_their_work_ends() {
+    let Some(server) = server() else { return };
+    let repo = module_repo(&server, "slots");
+    let cache = tempfile::tempdir().unwrap();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(1));
+    let options = GitFetchOptions { slots: Some(slots.clone()), timeout: Duration::from_secs(2), ..options(&cache) };
+    let held = slots.clone().acquire_owned().await.unwrap();
+    let error = fetch_module(&reference(&repo, "ref=main"), None, &options).await.unwrap_err();
+    assert_eq!(error.reason(), "SourceUnavailable", "no slot, no fetch: {error}");
+    assert!(!cache.path().join("tmp").exists(), "nothing was fetched without a slot");
+    drop(held);
+    fetch_module(&reference(&repo, "ref=main"), None, &options).await.unwrap();
+    assert_eq!(slots.available_permits(), 1, "the slot is given back");
+}
+
+#[test]
+fn stale_scratch_repositories_are_removed_and_nothing_else() {
+    let cache = tempfile::tempdir().unwrap();
+    let scratch = cache.path().join("tmp");
+    for name in ["fetch-old", "fetch-older", "unrelated"] {
+        std::fs::create_dir_all(scratch.join(name).join("objects")).unwrap();
+    }
+    assert_eq!(pequod_supply::remove_stale_scratch(cache.path(), Duration::from_secs(600)), 0, "all are recent");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(pequod_supply::remove_stale_scratch(cache.path(), Duration::from_millis(10)), 2);
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["unrelated"]);
+    assert_eq!(pequod_supply::remove_stale_scratch(&cache.path().join("none"), Duration::ZERO), 0);
+}
