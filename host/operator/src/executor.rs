@@ -64,6 +64,14 @@ async fn owner(graph: &ResourceGraph, namespace: &str, context: &Context) -> Res
     transforms.get_opt(&reference.name).await
 }
 
+/// Forgets the cached render of the graph's Transform, which is going or gone: a Transform has no
+/// finalizer, so its own reconcile may never see it deleted.
+fn forget_owner(graph: &ResourceGraph, namespace: &str, context: &Context) {
+    if let Some(reference) = origin::controller(graph) {
+        context.forget_transform(namespace, &reference.name);
+    }
+}
+
 /// A client with the identity the graph's Transform acts with.
 fn client_for(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<kube::Client, Error> {
     let identity = Identity::choose(namespace, graph.spec.service_account_name.as_deref(), None);
@@ -98,7 +106,10 @@ async fn refuse(
 async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> Result<Action, Error> {
     match origin::verify(graph, owner(graph, namespace, context).await?.as_ref()) {
         Origin::Verified => {}
-        Origin::Leaving => return Ok(Action::await_change()),
+        Origin::Leaving => {
+            forget_owner(graph, namespace, context);
+            return Ok(Action::await_change());
+        }
         Origin::Suspended => {
             let message = "its Transform's spec.suspend is true; nothing is applied, corrected or pruned".to_owned();
             refuse(graph, namespace, context, "Suspended", message).await?;
@@ -627,6 +638,7 @@ async fn cleanup(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
         context.graph_event(graph, None, Severity::Warning, "GraphRecreated", note).await;
         return Ok(Action::await_change());
     }
+    forget_owner(graph, namespace, context);
     let policy =
         crate::policy::for_namespace(&context.client, namespace).await.map_err(|e| Error::Invalid(e.to_string()))?;
     let client = client_for(graph, namespace, context)?;

@@ -251,6 +251,7 @@ impl Context {
     pub(crate) fn forget_transform(&self, namespace: &str, name: &str) {
         self.renders.lock().expect("render cache lock").remove(&format!("{namespace}/{name}"));
         self.recovered(&format!("{}/{namespace}/{name}", <Transform as kube::Resource>::kind(&())));
+        self.observe_caches();
     }
 
     /// Brings the cache metrics up to the caches' own counters.

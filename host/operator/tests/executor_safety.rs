@@ -443,3 +443,23 @@ async fn an_api_server_outage_mid_apply_loses_nothing() {
     completed_without_loss(&client, &namespace, &before).await;
     cluster.delete_namespace(&namespace).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_transform_leaves_no_cached_render() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("forget").await.unwrap();
+    let operator = Operator::start(client.clone(), &namespace);
+    for name in ["kept", "gone"] {
+        let nodes = json!({"map": {"object": config_map(&format!("{name}-map"), "1")}});
+        apply(&client, &namespace, &passthrough(name, nodes)).await;
+        common::ready(&client, &namespace, name).await;
+    }
+    let entries = || operator.counter("pequod_render_cache_entries");
+    eventually("both renders cached", || async { (entries() == 2).then_some(()) }).await;
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
+    transforms.delete("gone", &DeleteParams::default()).await.unwrap();
+    eventually("the Transform gone", || async { transforms.get_opt("gone").await.unwrap().is_none().then_some(()) })
+        .await;
+    eventually("its render forgotten", || async { (entries() == 1).then_some(()) }).await;
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
