@@ -165,6 +165,31 @@ fn invalid_inputs_are_rejected() {
     assert_eq!(found[0].2, Phase::Output);
 }
 
+/// The PlatformPolicies' parameters (`context.policy`) narrow the output policy.
+#[test]
+fn platform_policy_parameters_reach_the_output_policy() {
+    let module = webservice();
+    let graph = render_example(&module, "policy").expect("renders");
+    let template = &graph.nodes.iter().find(|n| n.id == "deployment").unwrap().object["spec"]["template"];
+    assert_eq!(template["metadata"]["labels"]["cost-center"], "cc-42");
+    let found = rejected_example(&module, "invalid-policy-registry");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0.as_str(), found[0].2), ("deployment.spec.template.spec.containers[0].image", Phase::Output));
+    assert!(found[0].1.contains("quay\\\\.io/acme/"), "the message names the allowed registries: {}", found[0].1);
+    let found = rejected_example(&module, "invalid-policy-replicas");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].0.as_str(), found[0].1.as_str()),
+        ("deployment.spec.replicas", "invalid value 1 (out of bound >=2)")
+    );
+    // Without parameters, the defaults: well-known public registries, and only those.
+    let resources = json!({"cpu": "1", "memory": "1Gi"});
+    let found = rejected(&module, &json!({"image": "registry.example.com/shop:1", "resources": resources}));
+    assert_eq!(found[0].0, "deployment.spec.template.spec.containers[0].image", "{found:?}");
+    let public = json!({"image": "docker.io/nginxinc/nginx-unprivileged:1.27-alpine", "resources": resources});
+    render(&module, &public).expect("a real public image renders under the defaults");
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // database
 
@@ -207,7 +232,7 @@ fn database_basic() {
     let pod = &spec["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     let container = &pod["containers"][0];
-    assert_eq!(container["image"], "public.ecr.aws/pequod/postgres:16");
+    assert_eq!(container["image"], "docker.io/library/postgres:16");
     assert_eq!(container["resources"]["limits"], json!({"cpu": "1", "memory": "2Gi"}));
     assert_eq!(container["securityContext"]["privileged"], false);
     assert_eq!(
@@ -226,7 +251,7 @@ fn database_defaults_and_custom() {
     let module = load("database");
     let graph = render_example(&module, "defaults").expect("renders");
     let spec = &graph.nodes[1].object["spec"];
-    assert_eq!(spec["template"]["spec"]["containers"][0]["image"], "public.ecr.aws/pequod/postgres:17");
+    assert_eq!(spec["template"]["spec"]["containers"][0]["image"], "docker.io/library/postgres:17");
     assert_eq!(
         spec["template"]["spec"]["containers"][0]["resources"]["requests"],
         json!({"cpu": "500m", "memory": "1Gi"})

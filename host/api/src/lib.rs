@@ -19,7 +19,9 @@ pub mod units;
 
 pub use conditions::{ConditionType, set_condition};
 pub use manifest::{ManifestError, parse_transform};
-pub use policy::{GroupKind, PlatformPolicy, PlatformPolicySpec, SandboxPolicy, TargetRules, TrustPolicy};
+pub use policy::{
+    GroupKind, ModuleParameters, PlatformPolicy, PlatformPolicySpec, SandboxPolicy, TargetRules, TrustPolicy,
+};
 pub use resource_graph::{
     GraphPhase, InventoryEntry, InventoryMode, NodeState, NodeStatus, ResourceGraph, ResourceGraphSpec,
     ResourceGraphStatus,

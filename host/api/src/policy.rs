@@ -1,5 +1,7 @@
 //! The PlatformPolicy resource: what cluster admins allow renders and graphs to do.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -36,6 +38,30 @@ pub struct PlatformPolicySpec {
     /// Which objects a graph may contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<TargetRules>,
+    /// Parameters of the output policy modules apply to what they render (the shared CUE package
+    /// `policy`), passed to every render as `context.policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_parameters: Option<ModuleParameters>,
+}
+
+/// Parameters of the output policy modules apply (CUE package `policy`, `#Params`). Several policies for
+/// one namespace combine to the strictest: an image must match every list of registries, the highest
+/// minimum of replicas wins, and required labels add up (two values for one label are an error). A module
+/// may add rules of its own; it cannot lift these.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModuleParameters {
+    /// Prefixes of the registries (or repositories) container images may come from, e.g. `ghcr.io/acme/`.
+    /// Without any, the policy package's defaults apply (well-known public registries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_registries: Vec<String>,
+    /// The fewest replicas a workload may declare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_replicas: Option<i32>,
+    /// Labels every workload's Pod template carries, with these values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub required_labels: BTreeMap<String, String>,
 }
 
 /// Limits of each render; absent fields keep the defaults.

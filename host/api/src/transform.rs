@@ -222,5 +222,6 @@ pub fn render_context(
         labels,
         capabilities,
         observed,
+        policy: serde_json::Map::new(),
     }
 }

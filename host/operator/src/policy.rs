@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 use kube::core::{Selector, SelectorExt as _};
-use pequod_api::{GroupKind, PlatformPolicy, SourceType};
+use pequod_api::{GroupKind, ModuleParameters, PlatformPolicy, SourceType};
 use pequod_graph::{ObjectIdentity, Phase, Violation};
 use pequod_sandbox::SandboxLimits;
 use pequod_supply::hosts::HostClass;
@@ -35,6 +35,48 @@ pub(crate) struct EffectivePolicy {
     pub(crate) allowed_hosts: Vec<(String, Vec<String>)>,
     /// Each policy that requires signatures, with the source types it lets through unsigned.
     pub(crate) signatures_required_by: Vec<(String, Vec<SourceType>)>,
+    /// The output policy's parameters, combined: what renders get as `context.policy`.
+    pub(crate) module_parameters: ModuleParameters,
+}
+
+/// The stricter of two sets of output-policy parameters: registries both allow, the higher minimum of
+/// replicas, the required labels of both. Fails when no registry is left or a label gets two values.
+pub(crate) fn stricter(current: &ModuleParameters, other: &ModuleParameters) -> Result<ModuleParameters, String> {
+    let allowed_registries = match (current.allowed_registries.is_empty(), other.allowed_registries.is_empty()) {
+        (_, true) => current.allowed_registries.clone(),
+        (true, false) => other.allowed_registries.clone(),
+        (false, false) => common_prefixes(&current.allowed_registries, &other.allowed_registries).ok_or_else(|| {
+            format!(
+                "moduleParameters.allowedRegistries {:?} has no registry in common with {:?} of another policy for \
+                 the same namespaces; no image could be used",
+                other.allowed_registries, current.allowed_registries
+            )
+        })?,
+    };
+    let mut required_labels = current.required_labels.clone();
+    for (key, value) in &other.required_labels {
+        match required_labels.insert(key.clone(), value.clone()) {
+            Some(before) if before != *value => {
+                return Err(format!(
+                    "moduleParameters.requiredLabels sets {key}={value}, another policy for the same namespaces \
+                     sets {key}={before}"
+                ));
+            }
+            _ => {}
+        }
+    }
+    let min_replicas = current.min_replicas.max(other.min_replicas);
+    Ok(ModuleParameters { allowed_registries, min_replicas, required_labels })
+}
+
+/// The prefixes that both lists allow: an entry of one list that some entry of the other is a prefix of.
+fn common_prefixes(left: &[String], right: &[String]) -> Option<Vec<String>> {
+    let covered = |entry: &String, by: &[String]| by.iter().any(|prefix| entry.starts_with(prefix.as_str()));
+    let mut common: Vec<String> =
+        left.iter().filter(|e| covered(e, right)).chain(right.iter().filter(|e| covered(e, left))).cloned().collect();
+    common.sort();
+    common.dedup();
+    (!common.is_empty()).then_some(common)
 }
 
 /// Kinds a graph may not contain unless a PlatformPolicy's `targets.allowedKinds` names them: each lets a
@@ -220,8 +262,20 @@ impl EffectivePolicy {
             effective.allowed_kinds.extend(targets.allowed_kinds);
             effective.allow_cluster_scoped |= targets.allow_cluster_scoped;
             effective.observe_secret_data |= targets.observe_secret_data;
+            if let Some(parameters) = &policy.spec.module_parameters {
+                effective.module_parameters =
+                    stricter(&effective.module_parameters, parameters).map_err(|e| format!("{name}: {e}"))?;
+            }
         }
         Ok(effective)
+    }
+
+    /// The output policy's parameters as renders get them (`context.policy`): only what some policy set.
+    pub(crate) fn context_policy(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(&self.module_parameters) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
     }
 
     /// Whether every policy that lists allowed source types allows `source`.
@@ -603,5 +657,53 @@ mod tests {
             },
         );
         assert!(EffectivePolicy::combine(&[bad]).unwrap_err().starts_with("broken: "));
+    }
+
+    fn parameters(registries: &[&str], min_replicas: Option<i32>, labels: &[(&str, &str)]) -> ModuleParameters {
+        ModuleParameters {
+            allowed_registries: registries.iter().map(|r| (*r).to_owned()).collect(),
+            min_replicas,
+            required_labels: labels.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        }
+    }
+
+    #[test]
+    fn module_parameters_combine_to_the_strictest() {
+        type Case<'a> = (&'a [&'a str], &'a [&'a str], Result<&'a [&'a str], &'a str>);
+        let cases: [Case; 6] = [
+            (&[], &[], Ok(&[])),
+            (&[], &["ghcr.io/acme/"], Ok(&["ghcr.io/acme/"])),
+            (&["ghcr.io/acme/"], &[], Ok(&["ghcr.io/acme/"])),
+            (&["ghcr.io/"], &["ghcr.io/acme/", "quay.io/"], Ok(&["ghcr.io/acme/"])),
+            (&["ghcr.io/acme/", "docker.io/"], &["ghcr.io/", "docker.io/"], Ok(&["docker.io/", "ghcr.io/acme/"])),
+            (&["ghcr.io/acme/"], &["quay.io/"], Err("no registry in common")),
+        ];
+        for (current, other, expected) in cases {
+            let found = stricter(&parameters(current, None, &[]), &parameters(other, None, &[]));
+            match (found, expected) {
+                (Ok(found), Ok(expected)) => assert_eq!(found.allowed_registries, expected, "{current:?} & {other:?}"),
+                (Err(found), Err(expected)) => assert!(found.contains(expected), "{found}"),
+                (found, expected) => panic!("{current:?} & {other:?}: {found:?}, expected {expected:?}"),
+            }
+        }
+        let both = stricter(&parameters(&[], Some(2), &[("team", "a")]), &parameters(&[], Some(1), &[("tier", "x")]));
+        assert_eq!(both.unwrap(), parameters(&[], Some(2), &[("team", "a"), ("tier", "x")]));
+        let clash = stricter(&parameters(&[], None, &[("team", "a")]), &parameters(&[], None, &[("team", "b")]));
+        assert!(clash.unwrap_err().contains("team=b"), "two values for one label");
+    }
+
+    #[test]
+    fn only_set_parameters_reach_the_render_context() {
+        let none = EffectivePolicy::combine(&[]).unwrap();
+        assert!(none.context_policy().is_empty(), "the policy package's defaults apply");
+        let spec = PlatformPolicySpec {
+            module_parameters: Some(parameters(&["ghcr.io/acme/"], Some(2), &[])),
+            ..Default::default()
+        };
+        let effective = EffectivePolicy::combine(&[policy("images", spec)]).unwrap();
+        assert_eq!(
+            serde_json::Value::Object(effective.context_policy()),
+            serde_json::json!({"allowedRegistries": ["ghcr.io/acme/"], "minReplicas": 2})
+        );
     }
 }

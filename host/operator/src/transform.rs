@@ -225,6 +225,7 @@ impl<'a> Stages<'a> {
         let (transform, context) = (self.transform, self.context);
         let capabilities = context.capabilities().await;
         let mut render_context = render_context(transform, capabilities, Default::default());
+        render_context.policy = policy.context_policy();
         let mut rendered = render(transform, module, &render_context, policy, context).await;
         if let Ok(first) = &rendered
             && !first.graph.deferred.is_empty()

@@ -23,4 +23,8 @@ pub struct RenderContext {
     /// The live state of already-applied nodes, keyed by node id (e.g. `observed.role.status.ackResourceMetadata.arn`).
     #[serde(default)]
     pub observed: Map<String, Value>,
+    /// The parameters of the output policy (`allowedRegistries`, `minReplicas`, `requiredLabels`), combined
+    /// from the PlatformPolicies that apply; empty means the policy package's defaults.
+    #[serde(default)]
+    pub policy: Map<String, Value>,
 }
