@@ -26,6 +26,7 @@ mod server;
 mod source;
 mod step;
 mod transform;
+mod triggers;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -364,9 +365,16 @@ pub async fn run(context: Arc<Context>) {
             tokio::time::sleep(std::time::Duration::from_secs(10)).await;
         }
     });
-    let transform_controller = Controller::new(transforms, WatcherConfig::default())
+    let transform_controller =
+        Controller::new(transforms, WatcherConfig::default()).owns(graphs.clone(), WatcherConfig::default());
+    let store = transform_controller.store();
+    let policies: Api<pequod_api::PlatformPolicy> = Api::all(context.client.clone());
+    let modules =
+        triggers::module_config_maps(context.client.clone(), context.options.namespace.as_deref(), store.clone());
+    let transform_controller = transform_controller
+        .watches(policies, WatcherConfig::default(), triggers::on_policy_change(store))
+        .reconcile_on(modules)
         .with_config(config.clone())
-        .owns(graphs.clone(), WatcherConfig::default())
         .shutdown_on_signal()
         .run(
             timed(transform::reconcile, metrics::ControllerKind::Transform),

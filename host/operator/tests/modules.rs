@@ -4,13 +4,15 @@
 
 mod common;
 
-use common::{Operator, cluster, condition, eventually};
+use std::time::Duration;
+
+use common::{Operator, cluster, condition, eventually, eventually_within};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
-use pequod_api::Transform;
+use pequod_api::{PlatformPolicy, Transform};
 use pequod_test_harness::mark_deployment_available;
 use serde_json::{Value, json};
 
@@ -107,6 +109,55 @@ async fn shipped_inline_and_configmap_cue_modules() {
     .await;
     ready(&transforms, "from-config").await;
     assert_eq!(config_maps.get("from-config").await.unwrap().data.unwrap()["message"], "cm");
+
+    // A change of the module's ConfigMap is rendered within seconds, not at the next resync (300 s).
+    let changed = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hello-module"},
+        "data": {"hello.cue": HELLO.replace("message:  input.message", "message:  \"v2: \\(input.message)\"")}});
+    config_maps.patch("hello-module", &PatchParams::apply("e2e-test"), &Patch::Apply(&changed)).await.unwrap();
+    eventually_within(Duration::from_secs(30), "the changed module rendered", || async {
+        let data = config_maps.get("from-config").await.ok()?.data?;
+        (data["message"] == "v2: cm").then_some(())
+    })
+    .await;
+    cluster.delete_namespace(&namespace).await.unwrap();
+}
+
+/// PlatformPolicy `moduleParameters` reach the shipped modules' output policy as `context.policy`, and a
+/// policy change applies within seconds (the operator watches PlatformPolicies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_policy_parameters_narrow_the_shipped_modules() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("guardrails").await.unwrap();
+    let _operator = Operator::start(client.clone(), &namespace);
+    let policies: Api<PlatformPolicy> = Api::all(client.clone());
+    let set_policy = |registries: Value| {
+        let policy = json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "PlatformPolicy",
+            "metadata": {"name": format!("{namespace}-images")},
+            "spec": {"namespaces": [namespace.clone()], "moduleParameters": {"allowedRegistries": registries}}});
+        let (policies, name) = (policies.clone(), format!("{namespace}-images"));
+        async move { policies.patch(&name, &PatchParams::apply("e2e-test"), &Patch::Apply(&policy)).await.unwrap() }
+    };
+    set_policy(json!(["quay.io/acme/"])).await;
+    let input = json!({"image": "ghcr.io/stefanprodan/podinfo:6.7.1", "port": 9898,
+        "resources": {"cpu": "100m", "memory": "64Mi"}});
+    apply(&client, &namespace, "shop", json!({"type": "embedded", "ref": "webservice"}), input).await;
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
+    let refused = eventually("the image refused by the policy's registries", || async {
+        let transform = transforms.get("shop").await.ok()?;
+        let violation = transform.status?.violations.into_iter().next()?;
+        Some(violation)
+    })
+    .await;
+    assert_eq!(refused.path, "deployment.spec.template.spec.containers[0].image");
+    assert!(refused.message.contains("quay\\\\.io/acme/"), "{}", refused.message);
+
+    set_policy(json!(["ghcr.io/stefanprodan/"])).await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    eventually_within(Duration::from_secs(30), "the Deployment once the policy allows the image", || async {
+        deployments.get_opt("shop").await.ok().flatten()
+    })
+    .await;
+    policies.delete(&format!("{namespace}-images"), &Default::default()).await.unwrap();
     cluster.delete_namespace(&namespace).await.unwrap();
 }
 
@@ -186,7 +237,7 @@ async fn deferred_nodes_wait_for_observed_state() {
         (condition(&transform, "Ready")?.status == "False").then_some(())
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(accounts.get("reports").await.unwrap().metadata.uid, account_uid, "the ServiceAccount was kept");
     assert_eq!(deployments.get("reports").await.unwrap().metadata.uid, deployment_uid, "the Deployment was kept");
     cluster.delete_namespace(&namespace).await.unwrap();
