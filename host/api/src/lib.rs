@@ -45,9 +45,49 @@ pub const TRANSFORM_LABEL: &str = "platform.pequod.io/transform";
 /// The field manager of every write Pequod makes.
 pub const FIELD_MANAGER: &str = "pequod";
 
-/// The CRDs of every Pequod resource, in a stable order.
+/// The CRDs of every Pequod resource, in a stable order, with schemas the API server takes without warnings.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Transform::crd(), ResourceGraph::crd(), PlatformPolicy::crd()]
+    let mut crds = vec![Transform::crd(), ResourceGraph::crd(), PlatformPolicy::crd()];
+    for version in crds.iter_mut().flat_map(|crd| crd.spec.versions.iter_mut()) {
+        if let Some(schema) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            let mut value = serde_json::to_value(&*schema).expect("a schema always serializes");
+            tidy_schema(&mut value);
+            *schema = serde_json::from_value(value).expect("a tidied schema is still a schema");
+        }
+    }
+    crds
+}
+
+/// Rewrites what schemars writes and the API server does not take: unsigned integer formats (`uint32`,
+/// `uint64`, which it warns are unrecognized) become `int32`/`int64` (the `minimum: 0` stays), and every
+/// `conditions` list becomes a map keyed by `type`, so server-side apply merges conditions by type.
+fn tidy_schema(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(fields) = schema else { return };
+    if let Some(Value::String(format)) = fields.get_mut("format") {
+        if let Some(signed) = signed_format(format) {
+            *format = signed.to_owned();
+        }
+    }
+    if let Some(Value::Object(conditions)) = fields.get_mut("properties").and_then(|p| p.get_mut("conditions")) {
+        conditions.insert("x-kubernetes-list-type".into(), "map".into());
+        conditions.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    }
+    for (_, child) in fields.iter_mut() {
+        match child {
+            Value::Array(items) => items.iter_mut().for_each(tidy_schema),
+            other => tidy_schema(other),
+        }
+    }
+}
+
+/// The signed format the API server knows for an unsigned one schemars writes.
+fn signed_format(format: &str) -> Option<&'static str> {
+    match format {
+        "uint8" | "uint16" | "uint32" => Some("int32"),
+        "uint64" | "uint" => Some("int64"),
+        _ => None,
+    }
 }
 
 /// The CRDs as one multi-document YAML stream, as committed in `crds/pequod.yaml`.
