@@ -64,10 +64,10 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 fn tidy_schema(schema: &mut serde_json::Value) {
     use serde_json::Value;
     let Value::Object(fields) = schema else { return };
-    if let Some(Value::String(format)) = fields.get_mut("format") {
-        if let Some(signed) = signed_format(format) {
-            *format = signed.to_owned();
-        }
+    if let Some(Value::String(format)) = fields.get_mut("format")
+        && let Some(signed) = signed_format(format)
+    {
+        *format = signed.to_owned();
     }
     if let Some(Value::Object(conditions)) = fields.get_mut("properties").and_then(|p| p.get_mut("conditions")) {
         conditions.insert("x-kubernetes-list-type".into(), "map".into());
