@@ -17,7 +17,7 @@ mod resource_graph;
 mod transform;
 pub mod units;
 
-pub use conditions::{ConditionType, set_condition};
+pub use conditions::{ConditionType, Progress, set_condition, set_progress};
 pub use manifest::{ManifestError, parse_transform};
 pub use policy::{
     GroupKind, ModuleParameters, PlatformPolicy, PlatformPolicySpec, SandboxPolicy, TargetRules, TrustPolicy,

@@ -46,6 +46,7 @@ pub(crate) async fn reconcile(transform: Arc<Transform>, context: Arc<Context>) 
             now(),
         );
     }
+    report_kstatus(&mut status, outcome.as_ref().err().map(|step| step.transient), generation);
     crate::write_status(&context.client, &*transform, &namespace, &status).await?;
     match outcome {
         Ok(()) => Ok(Action::requeue(RESYNC)),
@@ -525,6 +526,29 @@ fn waiting_message(ready: usize, total: usize, deferred: &[Deferred], first: &De
     format!("{ready}/{total} nodes ready; {} waits for live state it reads: {}{more}", first.id, first.reason)
 }
 
+/// Sets `Reconciling`/`Stalled` from `Ready` and, when the reconcile stopped early, whether that is
+/// transient: what kstatus-based tools (Flux health checks, `kubectl wait`) read.
+fn report_kstatus(status: &mut TransformStatus, stopped_transient: Option<bool>, generation: Option<i64>) {
+    let ready = status.conditions.iter().find(|c| c.type_ == ConditionType::Ready.as_str());
+    let (ok, reason, message) = ready
+        .map_or((false, String::new(), String::new()), |c| (c.status == "True", c.reason.clone(), c.message.clone()));
+    let progress = progress(ok, &reason, stopped_transient);
+    pequod_api::set_progress(&mut status.conditions, progress, &reason, &message, generation, now());
+}
+
+/// Where a Transform stands for kstatus: current when Ready; stalled when it stopped for a reason that
+/// waiting will not fix (a rejected input, a refused policy) or its graph failed; reconciling otherwise.
+fn progress(ready: bool, reason: &str, stopped_transient: Option<bool>) -> pequod_api::Progress {
+    use pequod_api::Progress;
+    match (ready, stopped_transient) {
+        (true, _) => Progress::Current,
+        (false, Some(true)) => Progress::Reconciling,
+        (false, Some(false)) => Progress::Stalled,
+        (false, None) if reason == "ApplyFailed" || reason == "Suspended" => Progress::Stalled,
+        (false, None) => Progress::Reconciling,
+    }
+}
+
 /// Why a graph failed: its nodes' errors, or what its executor refused (an unverified graph, say).
 fn failure(graph_status: Option<&pequod_api::ResourceGraphStatus>) -> (bool, &'static str, String) {
     let failed: Vec<String> = graph_status
@@ -543,4 +567,26 @@ fn failure(graph_status: Option<&pequod_api::ResourceGraphStatus>) -> (bool, &'s
 pub(crate) fn error_policy(transform: Arc<Transform>, error: &Error, context: Arc<Context>) -> Action {
     tracing::warn!(transform = %transform.name_any(), namespace = ?transform.namespace(), error = %error, label = error.label(), "reconcile failed");
     Action::requeue(context.backoff(crate::backoff_key(&*transform)))
+}
+
+#[cfg(test)]
+mod tests {
+    use pequod_api::Progress;
+
+    use super::progress;
+
+    #[test]
+    fn kstatus_progress_of_a_transform() {
+        let cases = [
+            (true, "Ready", None, Progress::Current),
+            (false, "Progressing", None, Progress::Reconciling),
+            (false, "Deferred", None, Progress::Reconciling),
+            (false, "ApplyFailed", None, Progress::Stalled),
+            (false, "SourceUnavailable", Some(true), Progress::Reconciling),
+            (false, "Rejected", Some(false), Progress::Stalled),
+        ];
+        for (ready, reason, stopped_transient, expected) in cases {
+            assert_eq!(progress(ready, reason, stopped_transient), expected, "{reason}");
+        }
+    }
 }
