@@ -9,7 +9,9 @@
 //! Why our own writer: no YAML crate we keep reproduces the official (Go) encoder's style decisions —
 //! `serde_yaml` quotes differently (`'--foo'`, `"{\"a\":1}"`) and never writes block scalars. The rules here
 //! were read off the official binary's output, case by case (see `tests/official.rs` and the table tests in
-//! [`style`]); this is a writer only, there is no parser.
+//! [`style`]); this is a writer only, there is no parser. It departs from the official output in one case
+//! only, where that output does not read back as the same string: text whose first non-empty line follows
+//! empty lines and starts with a space is double-quoted instead of written as a literal block.
 //!
 //! ```
 //! use pequod_yaml::Node;

@@ -73,8 +73,17 @@ pub(crate) fn needs_escape(c: char) -> bool {
 
 /// A literal block needs text without control characters, not starting with a blank, and with no space
 /// at the end of a line (the block would lose it).
+///
+/// One deliberate difference from the official tool: when the first line with text comes after empty
+/// lines and starts with a space (`"\n a"`), the official tool still writes a block without an indentation
+/// indicator, which a reader takes as more deeply indented — the space is lost, or the YAML is invalid.
+/// We write such a string double-quoted instead.
 fn literal_allowed(s: &str) -> bool {
-    !s.chars().any(needs_escape) && !s.starts_with([' ', '\t']) && !s.ends_with(' ') && !s.contains(" \n")
+    !s.chars().any(needs_escape)
+        && !s.starts_with([' ', '\t'])
+        && !s.trim_start_matches('\n').starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains(" \n")
 }
 
 fn chomp(s: &str) -> Chomp {
@@ -181,6 +190,10 @@ mod tests {
             ("a \nb", Place::Block, Style::DoubleQuoted),
             ("a\nb ", Place::Block, Style::DoubleQuoted),
             ("a\r\nb", Place::Block, Style::DoubleQuoted),
+            ("\n\ta", Place::Block, Style::Literal(Chomp::Strip)),
+            // The official tool writes a block here that reads back without the space (see literal_allowed).
+            ("\n a", Place::Block, Style::DoubleQuoted),
+            ("\n\n  b\nc", Place::Block, Style::DoubleQuoted),
             ("a\u{85}\nb", Place::Block, Style::DoubleQuoted),
         ];
         for (s, place, want) in table {
