@@ -52,7 +52,7 @@ pub fn parse(argv: &[String]) -> Result<Command, String> {
 }
 
 fn parse_export(rest: &[String]) -> Result<Export, String> {
-    let mut options = Options::default();
+    let mut options = Options { sort_fields: debug_sortfields(), ..Options::default() };
     let mut inputs = Vec::new();
     let mut placement = crate::load::Placement::default();
     let mut expressions = Vec::new();
@@ -79,6 +79,11 @@ fn parse_export(rest: &[String]) -> Result<Export, String> {
         }
     }
     Ok(Export { inputs, options, expressions, placement, limits })
+}
+
+/// `CUE_DEBUG=sortfields` (a comma-separated list of debug flags): export fields in label order.
+fn debug_sortfields() -> bool {
+    std::env::var("CUE_DEBUG").is_ok_and(|flags| flags.split(',').any(|f| f.trim() == "sortfields"))
 }
 
 fn parse_count(text: &str) -> Result<u64, String> {

@@ -66,6 +66,8 @@ pub struct Options {
     pub expression: Option<String>,
     /// The output format.
     pub format: Format,
+    /// Fields in label order instead of the evaluation order (`CUE_DEBUG=sortfields`).
+    pub sort_fields: bool,
 }
 
 /// Where imported packages come from (module-local packages, `cue.mod/gen`, `cue.mod/pkg`, …): the
@@ -274,6 +276,7 @@ fn export_evaluated<'a>(
             ev.export_node(root, &mut errors)
         }
     };
+    let data = if options.sort_fields { data.map(sorted) } else { data };
     match data {
         Some(d) if errors.is_empty() => match options.format {
             Format::Json => Ok(export::to_json(&d)),
@@ -288,6 +291,19 @@ fn export_evaluated<'a>(
             },
         },
         _ => Err(render_errors(&only_permanent(errors), files)),
+    }
+}
+
+/// Data with every struct's fields sorted by label.
+fn sorted(data: Data) -> Data {
+    match data {
+        Data::List(items) => Data::List(items.into_iter().map(sorted).collect()),
+        Data::Object(fields) => {
+            let mut fields: Vec<(String, Data)> = fields.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            Data::Object(fields)
+        }
+        other => other,
     }
 }
 
