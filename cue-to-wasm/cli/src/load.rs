@@ -10,9 +10,9 @@ use cue_eval::{PackageSource, SourceFile};
 /// Loads the inputs (files or directories; none means the current directory). A directory may name
 /// its package (`.:name`, `:name`); `json:`, `yaml:`, `jsonl:`, `text:` and `cue:` set the format of the files
 /// that follow; `.yaml`/`.yml`, `.jsonl`/`.ldjson`/`.ndjson` and `.json` files are data, a `.txt` file is a string.
-/// `paths` (`-l`) places every data file: `name:` is a label, anything else an expression evaluated over
-/// each data document (`-l kind -l name` files Kubernetes objects by kind and name).
-pub fn load(inputs: &[String], paths: &[String]) -> Result<Vec<SourceFile>, String> {
+/// `placement.paths` (`-l`) places every data file: `name:` is a label, anything else an expression evaluated
+/// over each data document (`-l kind -l name` files Kubernetes objects by kind and name).
+pub fn load(inputs: &[String], placement: &Placement) -> Result<Vec<SourceFile>, String> {
     if inputs.is_empty() {
         return load_dir(".", None);
     }
@@ -39,14 +39,30 @@ pub fn load(inputs: &[String], paths: &[String]) -> Result<Vec<SourceFile>, Stri
                 None => return Err(format!("cannot find package {input:?}\n")),
             }
         } else {
-            files.push(load_file(path, format, paths)?);
+            files.push(load_file(path, format, placement)?);
         }
     }
     Ok(files)
 }
 
+/// Where data files go: `-l` paths and `--with-context`.
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    /// `-l`/`--path`, in order.
+    pub paths: Vec<String>,
+    /// `--with-context`: `-l` expressions see `filename` (absolute), `index`, `recordCount` and `data`
+    /// instead of the document's own fields.
+    pub with_context: bool,
+}
+
+/// How many data files were placed so far (their helper names are numbered).
+static PLACED_FILES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Places each data document (one JSON value a line, or a whole JSON text) under the `-l` path.
-fn place(text: &str, format: &str, paths: &[String], name: &str) -> Result<String, String> {
+fn place(text: &str, format: &str, placement: &Placement, path: &str, name: &str) -> Result<String, String> {
+    let paths = &placement.paths;
+    // Names unique to this file: the evaluator does not keep file-level `let`s apart between files.
+    let file = PLACED_FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let docs: Vec<&str> = match format {
         "yaml" | "jsonl" => text.lines().filter(|l| !l.trim().is_empty()).collect(),
         _ => vec![text.trim()],
@@ -55,7 +71,7 @@ fn place(text: &str, format: &str, paths: &[String], name: &str) -> Result<Strin
     let mut out = String::new();
     for (i, doc) in docs.iter().enumerate() {
         if paths.iter().any(|p| !p.ends_with(':')) {
-            out.push_str(&format!("let _pequodDoc{i} = {doc}\n"));
+            out.push_str(&format!("let _pequodDoc{file}_{i} = {doc}\n"));
         }
         let mut labels = Vec::new();
         for (k, p) in paths.iter().enumerate() {
@@ -63,7 +79,8 @@ fn place(text: &str, format: &str, paths: &[String], name: &str) -> Result<Strin
                 Some(statics) => {
                     for l in statics.split(':').map(str::trim) {
                         let quoted = l.len() > 1 && l.starts_with('"') && l.ends_with('"');
-                        if !(is_identifier(l) || quoted) {
+                        let hidden = l.strip_prefix('_').is_some_and(is_identifier);
+                        if !(is_identifier(l) || hidden || quoted) {
                             return Err(format!(
                                 "labels must be expressions (-l foo -l 'strings.ToLower(bar)') or full paths \
                                  (-l '\"foo\": \"\\(strings.ToLower(bar))\":'): invalid label {l:?} in path {p:?}\n"
@@ -76,21 +93,25 @@ fn place(text: &str, format: &str, paths: &[String], name: &str) -> Result<Strin
                     return Err(format!("expression is not a valid label: {p}\n"));
                 }
                 None => {
-                    // The expression sees the document's top-level fields by name.
-                    let value: serde_json::Value =
-                        serde_json::from_str(doc).map_err(|e| format!("{name}: -l {p}: {e}\n"))?;
-                    let serde_json::Value::Object(fields) = value else {
-                        return Err(format!("{name}: -l {p}: the data is not a struct\n"));
-                    };
                     for (short, path) in STD_FOR_PATHS {
                         if p.contains(&format!("{short}.")) {
                             imports.insert(*path);
                         }
                     }
-                    let var = format!("_pequodPath{i}_{k}");
+                    let var = format!("_pequodPath{file}_{i}_{k}");
                     out.push_str(&format!("let {var} = {{\n"));
-                    for key in fields.keys().filter(|k| is_identifier(k)) {
-                        out.push_str(&format!("let {key} = _pequodDoc{i}.{key}\n"));
+                    if placement.with_context {
+                        out.push_str(&context_bindings(path, &format!("_pequodDoc{file}_{i}"), i, docs.len()));
+                    } else {
+                        // The expression sees the document's top-level fields by name.
+                        let value: serde_json::Value =
+                            serde_json::from_str(doc).map_err(|e| format!("{name}: -l {p}: {e}\n"))?;
+                        let serde_json::Value::Object(fields) = value else {
+                            return Err(format!("{name}: -l {p}: the data is not a struct\n"));
+                        };
+                        for key in fields.keys().filter(|k| is_identifier(k)) {
+                            out.push_str(&format!("let {key} = _pequodDoc{file}_{i}.{key}\n"));
+                        }
                     }
                     out.push_str(&format!("_pequodLabel: {p}\n}}._pequodLabel\n"));
                     labels.push(format!("({var})"));
@@ -106,6 +127,13 @@ fn place(text: &str, format: &str, paths: &[String], name: &str) -> Result<Strin
     }
     let header: String = imports.iter().map(|p| format!("import \"{p}\"\n")).collect();
     Ok(header + &out)
+}
+
+/// The names a `--with-context` expression sees for document `index` of `count` in the file at `path`.
+fn context_bindings(path: &str, doc: &str, index: usize, count: usize) -> String {
+    let absolute = fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+    let filename = cue_string(&absolute.to_string_lossy());
+    format!("let filename = {filename}\nlet index = {index}\nlet recordCount = {count}\nlet data = {doc}\n")
 }
 
 /// Standard library packages a `-l` expression may call, by the name it uses.
@@ -148,7 +176,7 @@ fn display_name(path: &str) -> String {
     }
 }
 
-fn load_file(path: &str, format: Option<&str>, paths: &[String]) -> Result<SourceFile, String> {
+fn load_file(path: &str, format: Option<&str>, placement: &Placement) -> Result<SourceFile, String> {
     let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
     let format = match format {
         Some(f) => f,
@@ -185,7 +213,11 @@ fn load_file(path: &str, format: Option<&str>, paths: &[String]) -> Result<Sourc
             ));
         }
     };
-    let text = if format != "cue" && !paths.is_empty() { place(&text, format, paths, &name)? } else { text };
+    let text = if format != "cue" && !placement.paths.is_empty() {
+        place(&text, format, placement, path, &name)?
+    } else {
+        text
+    };
     Ok(SourceFile::new(name, text))
 }
 

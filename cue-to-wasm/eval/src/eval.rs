@@ -23,6 +23,9 @@ pub const MAX_PATH: usize = 300;
 /// The most nodes one evaluation may create before giving up with an error.
 pub const MAX_VERTICES: usize = 200_000;
 
+/// The error of every node evaluated after the step limit ran out.
+const STEP_LIMIT: &str = "evaluation step limit exceeded";
+
 /// A struct literal's pattern constraint `[P]: T`.
 #[derive(Clone)]
 struct Pattern<'a> {
@@ -121,6 +124,9 @@ pub struct Evaluator<'a> {
     depth: usize,
     branches: usize,
     cycle_hits: usize,
+    /// Steps taken (nodes evaluated or created, comprehension yields) and the most allowed.
+    steps: u64,
+    max_steps: u64,
     pub(crate) root: VId,
 }
 
@@ -148,6 +154,8 @@ impl<'a> Evaluator<'a> {
             depth: 0,
             branches: 0,
             cycle_hits: 0,
+            steps: 0,
+            max_steps: u64::MAX,
             root: 0,
         };
         let root = ev.new_vertex(None, None);
@@ -161,6 +169,23 @@ impl<'a> Evaluator<'a> {
         });
         ev.packages[0].root = Some(root);
         ev
+    }
+
+    /// Bounds the evaluation steps (`None`: unbounded). Past the bound every node evaluates to an error at
+    /// once, so evaluation winds down quickly; [`Evaluator::out_of_steps`] tells that this happened.
+    pub fn set_max_steps(&mut self, max_steps: Option<u64>) {
+        self.max_steps = max_steps.unwrap_or(u64::MAX);
+    }
+
+    /// Reports whether evaluation ran out of steps.
+    pub fn out_of_steps(&self) -> bool {
+        self.steps > self.max_steps
+    }
+
+    /// Counts one step; returns false once the steps are used up.
+    fn tick(&mut self) -> bool {
+        self.steps = self.steps.saturating_add(1);
+        self.steps <= self.max_steps
     }
 
     /// Returns the package that file `file` belongs to.
@@ -195,6 +220,7 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn new_vertex(&mut self, parent: Option<VId>, label: Option<Label>) -> VId {
+        self.tick();
         let mut vertex = Vertex::new(parent, label);
         vertex.depth = parent.map_or(0, |p| self.vertices[p].depth + 1);
         self.vertices.push(vertex);
@@ -318,6 +344,10 @@ impl<'a> Evaluator<'a> {
         if self.vertices.len() >= MAX_VERTICES {
             let message = "evaluation budget exceeded (too many values; exponential disjunctions or recursion?)";
             self.finish(v, Value::error(ErrorKind::Eval, message));
+            return;
+        }
+        if !self.tick() {
+            self.finish(v, Value::error(ErrorKind::Eval, STEP_LIMIT));
             return;
         }
         self.depth += 1;
@@ -1045,7 +1075,11 @@ impl<'a> Evaluator<'a> {
                     continue;
                 }
                 match self.clause(clause, &env, v) {
-                    Ok(more) => next.extend(more),
+                    Ok(more) if more.iter().all(|_| self.tick()) => next.extend(more),
+                    Ok(_) => {
+                        b.error.get_or_insert(Value::error(ErrorKind::Eval, STEP_LIMIT));
+                        return Vec::new();
+                    }
                     Err(e) => {
                         b.error.get_or_insert(e);
                         return Vec::new();

@@ -238,75 +238,25 @@ pub(crate) fn json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// Writes data as YAML (block style), close to `cue export --out yaml`.
+/// Writes data as YAML like `cue export --out yaml`, with the shared writer (`pequod-yaml`).
 pub fn to_yaml(data: &Data) -> String {
-    let mut out = String::new();
+    pequod_yaml::to_string(&yaml_node(data))
+}
+
+/// Writes data as YAML like `yaml.Marshal` (a string document is never a block scalar).
+pub fn to_yaml_marshal(data: &Data) -> String {
+    pequod_yaml::marshal(&yaml_node(data))
+}
+
+fn yaml_node(data: &Data) -> pequod_yaml::Node {
+    use pequod_yaml::Node;
     match data {
-        Data::Object(f) if !f.is_empty() => write_yaml_object(f, 0, &mut out),
-        Data::List(l) if !l.is_empty() => write_yaml_list(l, 0, &mut out),
-        other => {
-            out.push_str(&yaml_scalar(other));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-fn write_yaml_object(fields: &[(String, Data)], indent: usize, out: &mut String) {
-    for (key, value) in fields {
-        out.push_str(&" ".repeat(indent));
-        out.push_str(&yaml_key(key));
-        out.push(':');
-        write_yaml_child(value, indent, out);
-    }
-}
-
-fn write_yaml_list(items: &[Data], indent: usize, out: &mut String) {
-    for item in items {
-        out.push_str(&" ".repeat(indent));
-        out.push('-');
-        match item {
-            Data::Object(f) if !f.is_empty() => {
-                let mut inner = String::new();
-                write_yaml_object(f, indent + 2, &mut inner);
-                out.push(' ');
-                out.push_str(&inner[indent + 2..]);
-            }
-            other => write_yaml_child(other, indent, out),
-        }
-    }
-}
-
-fn write_yaml_child(value: &Data, indent: usize, out: &mut String) {
-    match value {
-        Data::Object(f) if !f.is_empty() => {
-            out.push('\n');
-            write_yaml_object(f, indent + 2, out);
-        }
-        Data::List(l) if !l.is_empty() => {
-            out.push('\n');
-            write_yaml_list(l, indent + 2, out);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&yaml_scalar(other));
-            out.push('\n');
-        }
-    }
-}
-
-fn yaml_key(key: &str) -> String {
-    yaml_string(key)
-}
-
-fn yaml_scalar(data: &Data) -> String {
-    match data {
-        Data::Null => "null".into(),
-        Data::Bool(b) => b.to_string(),
-        Data::Num(n) => yaml_number(n),
-        Data::Str(s) => yaml_string(s),
-        Data::List(_) => "[]".into(),
-        Data::Object(_) => "{}".into(),
+        Data::Null => Node::Null,
+        Data::Bool(b) => Node::Bool(*b),
+        Data::Num(n) => Node::Number(yaml_number(n)),
+        Data::Str(s) => Node::String(s.clone()),
+        Data::List(items) => Node::Seq(items.iter().map(yaml_node).collect()),
+        Data::Object(fields) => Node::Map(fields.iter().map(|(k, v)| (k.clone(), yaml_node(v))).collect()),
     }
 }
 
@@ -314,88 +264,4 @@ fn yaml_scalar(data: &Data) -> String {
 /// float; with a fraction it stays as the official tool prints it (`1.0E+30`).
 fn yaml_number(n: &str) -> String {
     if n.contains('E') && !n.contains('.') { n.to_ascii_lowercase() } else { n.to_string() }
-}
-
-/// Reports whether a plain scalar would read back as something other than a string in YAML 1.1:
-/// a boolean or null word (in lower, capitalised or upper case) or a number form.
-fn yaml_non_string(s: &str) -> bool {
-    let words = ["true", "false", "null", "yes", "no", "on", "off", "y", "n", "t", "f"];
-    let lower = s.to_ascii_lowercase();
-    let capitalised = |w: &str| {
-        let mut c = w.chars();
-        c.next().map(|h| h.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-    };
-    if s == "~" || words.iter().any(|w| *w == lower && (s == *w || s == w.to_ascii_uppercase() || s == capitalised(w)))
-    {
-        return true;
-    }
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if matches!(body, ".inf" | ".Inf" | ".INF") || matches!(s, ".nan" | ".NaN" | ".NAN") {
-        return true;
-    }
-    let radix = |p: &str, ok: fn(char) -> bool| {
-        body.strip_prefix(p).is_some_and(|d| !d.is_empty() && d.chars().all(|c| ok(c) || c == '_'))
-    };
-    if radix("0x", |c| c.is_ascii_hexdigit()) || radix("0o", |c| c.is_digit(8)) || radix("0b", |c| c.is_digit(2)) {
-        return true;
-    }
-    yaml_decimal(body) || yaml_sexagesimal(body)
-}
-
-/// `1`, `1_000`, `1.5`, `.5`, `1.`, `1e3`, `1.5E-3` (after the sign).
-fn yaml_decimal(body: &str) -> bool {
-    let (mant, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
-    };
-    let (int, frac) = match mant.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (mant, None),
-    };
-    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit() || c == '_');
-    let int_ok = digits(int) && int.chars().next().is_none_or(|c| c.is_ascii_digit());
-    let mant_ok = match frac {
-        Some(f) => {
-            int_ok && digits(f) && (int.chars().any(|c| c.is_ascii_digit()) || f.chars().any(|c| c.is_ascii_digit()))
-        }
-        None => int_ok && !int.is_empty(),
-    };
-    let exp_ok = exp.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
-    });
-    mant_ok && exp_ok
-}
-
-/// `12:30`, `1:20:30.5` (base-60 numbers of YAML 1.1).
-fn yaml_sexagesimal(body: &str) -> bool {
-    let mut parts = body.split(':');
-    let head = parts.next().unwrap_or("");
-    let rest: Vec<&str> = parts.collect();
-    if rest.is_empty() || head.is_empty() || !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
-        return false;
-    }
-    let last = rest.len() - 1;
-    rest.iter().enumerate().all(|(i, p)| {
-        let p = if i == last { p.split_once('.').map_or(*p, |(a, _)| a) } else { p };
-        !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit())
-    })
-}
-
-fn yaml_string(s: &str) -> String {
-    let special = s.is_empty()
-        || yaml_non_string(s)
-        || s.starts_with([
-            ' ', '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`',
-        ])
-        || s.ends_with(' ')
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.chars().any(|c| c.is_control());
-    if !special {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    json_string(s, &mut out);
-    out
 }

@@ -66,6 +66,8 @@ pub struct Options {
     pub expression: Option<String>,
     /// The output format.
     pub format: Format,
+    /// Fields in label order instead of the evaluation order (`CUE_DEBUG=sortfields`).
+    pub sort_fields: bool,
 }
 
 /// Where imported packages come from (module-local packages, `cue.mod/gen`, `cue.mod/pkg`, …): the
@@ -87,6 +89,32 @@ impl PackageSource for NoPackages {
     }
 }
 
+/// Limits on the work of one export, for embedders that run untrusted or unknown input natively (the
+/// sandboxed runtime is bounded by its fuel and memory limits instead).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// The most evaluation steps (a node evaluated or created, a comprehension yield); `None`: unbounded.
+    pub max_steps: Option<u64>,
+}
+
+/// Why an export failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExportError {
+    /// The program's errors, as `cue` prints them.
+    Program(String),
+    /// Evaluation took more than this many steps ([`Limits::max_steps`]).
+    StepLimit(u64),
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Program(text) => f.write_str(text),
+            ExportError::StepLimit(steps) => writeln!(f, "evaluation stopped: more than {steps} steps"),
+        }
+    }
+}
+
 /// Parses, evaluates and exports a package; on failure returns the error text as `cue` prints it.
 pub fn export(files: &[SourceFile], options: &Options) -> Result<String, String> {
     export_with(files, &NoPackages, options)
@@ -94,8 +122,18 @@ pub fn export(files: &[SourceFile], options: &Options) -> Result<String, String>
 
 /// Like [`export`], with imported packages taken from `packages`.
 pub fn export_with(files: &[SourceFile], packages: &dyn PackageSource, options: &Options) -> Result<String, String> {
-    let imported = collect_packages(files, packages)?;
-    run_deep(files.to_vec(), imported, options.clone())
+    export_limited(files, packages, options, Limits::default()).map_err(|e| e.to_string())
+}
+
+/// Like [`export_with`], within `limits`.
+pub fn export_limited(
+    files: &[SourceFile],
+    packages: &dyn PackageSource,
+    options: &Options,
+    limits: Limits,
+) -> Result<String, ExportError> {
+    let imported = collect_packages(files, packages).map_err(ExportError::Program)?;
+    run_deep(files.to_vec(), imported, options.clone(), limits)
 }
 
 /// Runs the export on a thread with a large stack where threads exist; inline on WebAssembly (whose
@@ -105,13 +143,15 @@ fn run_deep(
     files: Vec<SourceFile>,
     imported: Vec<(String, Vec<SourceFile>)>,
     options: Options,
-) -> Result<String, String> {
-    let worker =
-        std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || export_here(&files, &imported, &options));
+    limits: Limits,
+) -> Result<String, ExportError> {
+    let worker = std::thread::Builder::new()
+        .stack_size(STACK_SIZE)
+        .spawn(move || export_here(&files, &imported, &options, limits));
     match worker.map(|handle| handle.join()) {
         Ok(Ok(result)) => result,
-        Ok(Err(_)) => Err("internal error: the evaluator panicked\n".into()),
-        Err(e) => Err(format!("internal error: cannot start the evaluation thread: {e}\n")),
+        Ok(Err(_)) => Err(ExportError::Program("internal error: the evaluator panicked\n".into())),
+        Err(e) => Err(ExportError::Program(format!("internal error: cannot start the evaluation thread: {e}\n"))),
     }
 }
 
@@ -120,9 +160,10 @@ fn run_deep(
     files: Vec<SourceFile>,
     imported: Vec<(String, Vec<SourceFile>)>,
     options: Options,
-) -> Result<String, String> {
+    limits: Limits,
+) -> Result<String, ExportError> {
     let _ = STACK_SIZE;
-    export_here(&files, &imported, &options)
+    export_here(&files, &imported, &options, limits)
 }
 
 /// Converts YAML text (one or more documents) to CUE source text with one embedded value per
@@ -183,7 +224,8 @@ fn export_here(
     main: &[SourceFile],
     imported: &[(String, Vec<SourceFile>)],
     options: &Options,
-) -> Result<String, String> {
+    limits: Limits,
+) -> Result<String, ExportError> {
     let mut files: Vec<SourceFile> = main.to_vec();
     let mut layout = vec![(String::new(), (0..main.len() as u32).collect::<Vec<u32>>())];
     for (path, pkg_files) in imported {
@@ -203,22 +245,38 @@ fn export_here(
         parsed.push(file);
     }
     if !syntax.is_empty() {
-        return Err(syntax);
+        return Err(ExportError::Program(syntax));
     }
     let expression = options.expression.as_deref().map(cue_syntax::parse);
     let mut ev = Evaluator::with_packages(&parsed, layout);
+    ev.set_max_steps(limits.max_steps);
+    let result = export_evaluated(&mut ev, expression.as_ref(), options, files);
+    match limits.max_steps {
+        Some(max) if ev.out_of_steps() => Err(ExportError::StepLimit(max)),
+        _ => result.map_err(ExportError::Program),
+    }
+}
+
+/// Exports the evaluator's package (or `-e` expression) in the requested format.
+fn export_evaluated<'a>(
+    ev: &mut Evaluator<'a>,
+    expression: Option<&'a (File, Vec<cue_syntax::SyntaxError>)>,
+    options: &Options,
+    files: &[SourceFile],
+) -> Result<String, String> {
     let mut errors: Vec<Diagnostic> =
         ev.static_errors().into_iter().map(|(path, e)| Diagnostic { path, error: std::rc::Rc::new(e) }).collect();
     if !errors.is_empty() {
         return Err(render_errors(&errors, files));
     }
-    let data = match (&expression, &options.expression) {
-        (Some(parsed), Some(text)) => export_expression(&mut ev, parsed, text, &mut errors),
+    let data = match (expression, &options.expression) {
+        (Some(parsed), Some(text)) => export_expression(ev, parsed, text, &mut errors),
         _ => {
             let root = ev.root;
             ev.export_node(root, &mut errors)
         }
     };
+    let data = if options.sort_fields { data.map(sorted) } else { data };
     match data {
         Some(d) if errors.is_empty() => match options.format {
             Format::Json => Ok(export::to_json(&d)),
@@ -233,6 +291,19 @@ fn export_here(
             },
         },
         _ => Err(render_errors(&only_permanent(errors), files)),
+    }
+}
+
+/// Data with every struct's fields sorted by label.
+fn sorted(data: Data) -> Data {
+    match data {
+        Data::List(items) => Data::List(items.into_iter().map(sorted).collect()),
+        Data::Object(fields) => {
+            let mut fields: Vec<(String, Data)> = fields.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            Data::Object(fields)
+        }
+        other => other,
     }
 }
 

@@ -233,7 +233,7 @@ fn values_of_different_kinds_are_unequal() {
 
 #[test]
 fn text_output_takes_only_strings() {
-    let options = Options { format: cue_eval::Format::Text, expression: Some("s".into()) };
+    let options = Options { format: cue_eval::Format::Text, expression: Some("s".into()), ..Options::default() };
     let files = [SourceFile::new("./in.cue", "s: \"hi\"\ni: 3\nf: 2.5\na: {x: 1}\n")];
     assert_eq!(export(&files, &options).expect("a string"), "hi\n");
     for (e, message) in [
@@ -241,7 +241,7 @@ fn text_output_takes_only_strings() {
         ("f", "f: cannot use value 2.5 (type float) as string"),
         ("a", "a: cannot use value {x:1} (type struct) as string"),
     ] {
-        let options = Options { format: cue_eval::Format::Text, expression: Some(e.into()) };
+        let options = Options { format: cue_eval::Format::Text, expression: Some(e.into()), ..Options::default() };
         let err = export(&files, &options).expect_err("not a string");
         assert!(err.starts_with(message), "{err}");
     }

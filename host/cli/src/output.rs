@@ -20,7 +20,8 @@ pub fn format(graph: &Graph, plan: &Plan, format: Format) -> String {
 }
 
 /// The objects as a YAML stream in apply order, each headed by a comment with its node id, wave,
-/// dependencies and readiness gates; the stream can be fed to `kubectl apply -f -` as it is.
+/// dependencies and readiness gates; the stream can be fed to `kubectl apply -f -` as it is. The objects are
+/// written by `pequod-yaml`, the writer `cue-to-wasm export --out yaml` uses, in the official `cue` style.
 fn yaml(graph: &Graph, plan: &Plan) -> String {
     let mut text = String::new();
     for (wave, members) in plan.waves.iter().enumerate() {
@@ -35,7 +36,7 @@ fn yaml(graph: &Graph, plan: &Plan) -> String {
                 let _ = write!(text, ", ready when {}", gates.join(" and "));
             }
             text.push('\n');
-            text.push_str(&serde_yaml::to_string(&node.object).expect("a JSON value always serializes to YAML"));
+            text.push_str(&pequod_yaml::to_string(&pequod_yaml::Node::from(&node.object)));
         }
     }
     text
@@ -70,4 +71,28 @@ fn dot(graph: &Graph, plan: &Plan) -> String {
 
 fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use pequod_graph::{Graph, Node};
+    use serde_json::json;
+
+    use super::format;
+    use crate::render::Format;
+
+    #[test]
+    fn yaml_objects_are_written_in_the_official_cue_style() {
+        let object = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "web", "labels": {}},
+            "data": {"args": "--verbose", "policy.json": "{\"a\":1}", "script": "set -e\nmake\n", "port": "80"},
+        });
+        let graph = Graph::new("m", "1.0.0").with_node(Node::new("config", object));
+        let plan = graph.validate().expect("a valid graph");
+        let want = "---\n# node config (wave 0)\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels: {}\n\
+                    data:\n  args: --verbose\n  policy.json: '{\"a\":1}'\n  script: |\n    set -e\n    make\n  port: \"80\"\n";
+        assert_eq!(format(&graph, &plan, Format::Yaml), want);
+    }
 }

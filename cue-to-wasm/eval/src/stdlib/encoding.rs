@@ -496,14 +496,14 @@ fn yaml_validate(ev: &mut Evaluator<'_>, a: &[Value], ctx: VId, concrete_only: b
 pub(crate) static YAML: &[Func] = &[
     f("encoding/yaml.Marshal", 1, |ev, a, ctx| {
         let d = to_data(ev, &a[0], ctx)?;
-        s(crate::export::to_yaml(&d))
+        s(crate::export::to_yaml_marshal(&d))
     }),
     f("encoding/yaml.MarshalStream", 1, |ev, a, ctx| {
         let items = crate::builtins::list_arg(ev, &a[0], 0)?;
         let mut docs = Vec::new();
         for item in items {
             let d = to_data(ev, &item, ctx)?;
-            docs.push(crate::export::to_yaml(&d));
+            docs.push(crate::export::to_yaml_marshal(&d));
         }
         s(docs.join("---\n"))
     }),
