@@ -207,8 +207,18 @@ fn build_control_plane() -> Result<PathBuf, HarnessError> {
     Ok(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
 }
 
+/// This crate's directory: where it was built, or, when that checkout is gone (another checkout shares the
+/// target directory and cargo kept the build), the `tests/harness` above the running test's package.
 fn harness_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if built.join("supervise.sh").is_file() {
+        return built;
+    }
+    let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let found = running.and_then(|dir| {
+        dir.ancestors().map(|up| up.join("tests/harness")).find(|harness| harness.join("supervise.sh").is_file())
+    });
+    found.unwrap_or(built)
 }
 
 fn scratch_dir() -> Result<PathBuf, HarnessError> {
