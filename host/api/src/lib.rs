@@ -20,7 +20,8 @@ pub mod units;
 pub use conditions::{ConditionType, Progress, set_condition, set_progress};
 pub use manifest::{ManifestError, parse_transform};
 pub use policy::{
-    GroupKind, ModuleParameters, PlatformPolicy, PlatformPolicySpec, SandboxPolicy, TargetRules, TrustPolicy,
+    GroupKind, ModuleParameters, PlatformPolicy, PlatformPolicySpec, PlatformPolicyStatus, SandboxPolicy, TargetRules,
+    TrustPolicy,
 };
 pub use resource_graph::{
     GraphPhase, InventoryEntry, InventoryMode, NodeState, NodeStatus, ResourceGraph, ResourceGraphSpec,

@@ -18,6 +18,10 @@ use crate::SourceType;
     shortname = "pp",
     category = "pequod",
     doc = "Limits and trust rules for Pequod renders, set by cluster admins.",
+    status = "PlatformPolicyStatus",
+    printcolumn = r#"{"name": "Valid", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name": "Namespaces", "type": "integer", "jsonPath": ".status.namespaceCount"}"#,
+    printcolumn = r#"{"name": "Transforms", "type": "integer", "jsonPath": ".status.transforms"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -42,6 +46,27 @@ pub struct PlatformPolicySpec {
     /// `policy`), passed to every render as `context.policy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module_parameters: Option<ModuleParameters>,
+}
+
+/// What the operator found about a PlatformPolicy (written when it watches every namespace).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformPolicyStatus {
+    /// The generation these findings are about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`: whether the policy itself is valid (a quantity that does not parse, say, is named here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    /// The namespaces it applies to now, sorted (at most 50 are listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// How many namespaces it applies to.
+    #[serde(default)]
+    pub namespace_count: i32,
+    /// How many Transforms it applies to.
+    #[serde(default)]
+    pub transforms: i32,
 }
 
 /// Parameters of the output policy modules apply (CUE package `policy`, `#Params`). Several policies for

@@ -123,6 +123,29 @@ async fn kubectl_apply_with_pequod_run_tells_the_whole_story() {
     assert!(listed.contains("False"), "{listed}");
     let graphs = kubectl(cluster, &["get", "resourcegraph", "broken", "-n", "team-a"]);
     assert!(!graphs.status.success(), "a rejected input gets no ResourceGraph");
+    // kstatus: the rejected Transform is Stalled (only a change helps), the Ready one neither.
+    let stalled = r#"-o=jsonpath={.status.conditions[?(@.type=="Stalled")].reason}"#;
+    assert_eq!(kubectl_ok(cluster, &["get", "transform", "broken", "-n", "team-a", stalled]), "Rejected");
+    let shop =
+        kubectl_ok(cluster, &["get", "transform", "shop", "-n", "team-a", "-o=jsonpath={.status.conditions[*].type}"]);
+    assert!(!shop.contains("Stalled") && !shop.contains("Reconciling"), "{shop}");
+
+    // PlatformPolicies report what they apply to, and whether they are valid, in `kubectl get`.
+    let policies = "apiVersion: platform.pequod.io/v1alpha1\nkind: PlatformPolicy\nmetadata: {name: team-a}\n\
+                    spec: {namespaces: [team-a]}\n---\napiVersion: platform.pequod.io/v1alpha1\n\
+                    kind: PlatformPolicy\nmetadata: {name: broken}\nspec: {sandbox: {memory: lots}}\n";
+    let mut apply =
+        cluster.kubectl().args(["apply", "-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    apply.stdin.take().unwrap().write_all(policies.as_bytes()).unwrap();
+    assert!(apply.wait().unwrap().success());
+    let counts = "-o=jsonpath={.status.namespaceCount}/{.status.transforms}";
+    wait_for(cluster, "the policy's status", &["get", "platformpolicy", "team-a", counts], |out| out == "1/2");
+    let valid = r#"-o=jsonpath={.status.conditions[?(@.type=="Ready")].reason}"#;
+    wait_for(cluster, "the broken policy's status", &["get", "platformpolicy", "broken", valid], |out| {
+        out == "InvalidPolicy"
+    });
+    let listed = kubectl_ok(cluster, &["get", "platformpolicies"]);
+    assert!(listed.contains("TRANSFORMS") && listed.contains("False"), "{listed}");
 
     // The operator's log tells the same story, one line per step, each naming its object.
     let log = std::fs::read_to_string(cache.path().join("operator.log")).unwrap();

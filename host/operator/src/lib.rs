@@ -20,6 +20,7 @@ mod leader;
 mod metrics;
 mod origin;
 mod policy;
+mod policy_status;
 mod prune;
 mod readiness;
 mod server;
@@ -386,6 +387,7 @@ pub async fn run(context: Arc<Context>) {
                 tracing::debug!(%error, "transform reconcile ended with an error");
             }
         });
+    let policy_context = Arc::clone(&context);
     let triggers = context.drift_triggers.lock().expect("drift lock").take();
     let mut graph_controller = Controller::new(graphs, WatcherConfig::default()).with_config(config);
     if let Some(triggers) = triggers {
@@ -399,7 +401,21 @@ pub async fn run(context: Arc<Context>) {
                 tracing::debug!(%error, "resource graph reconcile ended with an error");
             }
         });
-    futures::join!(transform_controller, graph_controller);
+    let policies = async move {
+        // A namespace-scoped operator sees too little to report on cluster-wide policies.
+        if policy_context.options.namespace.is_some() {
+            return;
+        }
+        Controller::new(
+            Api::<pequod_api::PlatformPolicy>::all(policy_context.client.clone()),
+            WatcherConfig::default(),
+        )
+        .shutdown_on_signal()
+        .run(policy_status::reconcile, policy_status::error_policy, policy_context)
+        .for_each(|_| async {})
+        .await;
+    };
+    futures::join!(transform_controller, graph_controller, policies);
 }
 
 /// What a reconciler returns, boxed so that the timing wrapper has one type.

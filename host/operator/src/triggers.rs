@@ -2,7 +2,8 @@
 //! policies select namespaces by label too) and the ConfigMap its module lives in changing. Without these,
 //! such changes would wait for the periodic resync.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -12,9 +13,18 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 use pequod_api::{PlatformPolicy, SourceType, Transform};
 
-/// Maps any PlatformPolicy change to every Transform the operator knows.
+/// Maps a change of a PlatformPolicy's spec (a new generation; its status changing is not one) to every
+/// Transform the operator knows.
 pub(crate) fn on_policy_change(store: Store<Transform>) -> impl Fn(PlatformPolicy) -> Vec<ObjectRef<Transform>> {
-    move |_| store.state().iter().map(|transform| ObjectRef::from_obj(&**transform)).collect()
+    let seen: Mutex<HashMap<String, Option<i64>>> = Mutex::default();
+    move |policy| {
+        let generation = policy.metadata.generation;
+        let before = seen.lock().unwrap_or_else(PoisonError::into_inner).insert(policy.name_any(), generation);
+        if before == Some(generation) {
+            return Vec::new();
+        }
+        store.state().iter().map(|transform| ObjectRef::from_obj(&**transform)).collect()
+    }
 }
 
 /// The Transforms whose module is a ConfigMap that changed, from a metadata-only watch of ConfigMaps (in
