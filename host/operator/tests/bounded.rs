@@ -15,6 +15,7 @@ use std::time::Duration;
 use common::{Operator, cluster, condition, eventually, eventually_within, passthrough};
 use kube::api::{Api, Patch, PatchParams};
 use pequod_api::{ResourceGraph, Transform};
+use pequod_test_guests::extra;
 use serde_json::{Value, json};
 
 /// A ConfigMap with `keys` entries whose readiness is the CEL expression `gate`, and a second node that
@@ -175,4 +176,49 @@ async fn compiles_reserve_their_memory_from_the_render_budget() {
     common::ready(&client, &enough, "web").await;
     cluster.delete_namespace(&small).await.unwrap();
     cluster.delete_namespace(&enough).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_share_one_memory_budget_and_a_hog_meets_its_limit() {
+    let (cluster, client) = cluster().await;
+    let namespace = cluster.namespace("budget-renders").await.unwrap();
+    // 128 MiB: two renders of 64 MiB at once.
+    let operator = operator_with_budget(&client, &namespace, 128 << 20);
+    let transforms: Api<Transform> = Api::namespaced(client.clone(), &namespace);
+
+    // A component that instantiates 8 extra memories of 16 MiB each: 128 MiB past its 64 MiB limit.
+    let example = pequod_embedded::find("webservice-example").unwrap().component().unwrap();
+    let memories: Vec<Vec<u8>> = (0..8).map(|_| extra::core_module(&[], &[(16 << 20) / (64 << 10)])).collect();
+    let hog = extra::with_extra_instances(example, &memories);
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "hog"},
+        "binaryData": {"module.wasm": k8s_openapi::ByteString(hog)}});
+    maps.patch("hog", &PatchParams::apply("e2e-test"), &Patch::Apply(&map)).await.unwrap();
+    let transform = |name: &str, cue_ref: Value| {
+        json!({"apiVersion": "platform.pequod.io/v1alpha1", "kind": "Transform", "metadata": {"name": name},
+            "spec": {"cueRef": cue_ref, "input": {"image": "nginx:1.27"}}})
+    };
+    common::apply(&client, &namespace, &transform("hog", json!({"type": "configmap", "ref": "hog"}))).await;
+    for index in 0..20 {
+        let manifest = transform(&format!("web-{index}"), json!({"type": "embedded", "ref": "webservice-example"}));
+        common::apply(&client, &namespace, &manifest).await;
+    }
+
+    let hogged = eventually("the hog stopped at its memory limit", || async {
+        let rendered = condition(&transforms.get("hog").await.ok()?, "Rendered")?.clone();
+        (rendered.reason == "MemoryLimitExceeded").then_some(rendered.message)
+    })
+    .await;
+    assert!(hogged.contains("64 MiB") || hogged.contains("67108864"), "the limit is named: {hogged}");
+    for index in 0..20 {
+        eventually_within(Duration::from_secs(120), "every other render", || async {
+            let transform = transforms.get(&format!("web-{index}")).await.ok()?;
+            (condition(&transform, "Rendered")?.status == "True").then_some(())
+        })
+        .await;
+    }
+    let usage = operator.memory_usage();
+    assert!(usage.peak_reserved_bytes <= 128 << 20, "{usage:?}");
+    assert!(usage.peak_reserved_bytes >= 64 << 20, "renders reserved their limit: {usage:?}");
+    cluster.delete_namespace(&namespace).await.unwrap();
 }

@@ -1,5 +1,7 @@
 //! Paths of the hostile renderer components (see `tests/guests/hostile`), built for tests.
 
+pub mod extra;
+
 /// A hostile renderer: its name and the path of its component.
 #[derive(Clone, Copy, Debug)]
 pub struct Guest {

@@ -53,6 +53,11 @@ impl Operator {
         let _ = (&mut self.task).await;
     }
 
+    /// How much of the render memory budget is reserved now, at most so far, and in all.
+    pub fn memory_usage(&self) -> pequod_sandbox::MemoryBudgetUsage {
+        self.context.sandbox.memory_usage()
+    }
+
     /// Whether the operator is still running (it did not panic or give up).
     pub fn is_running(&self) -> bool {
         !self.task.is_finished()
