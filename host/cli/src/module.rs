@@ -48,6 +48,31 @@ enum ModuleCommand {
     /// Verify a module's cosign signature against public keys.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
+    /// Print a module's name, version, digest, graph version, signer and input JSON Schema.
+    #[command(after_help = EXIT_CODES)]
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// A renderer component file (`.wasm`), the name of a module embedded in this binary (`pequod
+    /// modules`), or an OCI reference (by tag or digest).
+    module: String,
+    /// Require a signature by one of these public keys (PEM) and name its signer (OCI modules).
+    #[arg(long = "key", value_name = "PUBLIC_KEY")]
+    keys: Vec<PathBuf>,
+    /// `text`, or `json` (one object, the input schema whole).
+    #[arg(short, long, value_enum, default_value = "text")]
+    output: InfoFormat,
+    #[command(flatten)]
+    registry: RegistryFlags,
+}
+
+/// How `pequod module info` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum InfoFormat {
+    Text,
+    Json,
 }
 
 /// How to reach the registry.
@@ -203,6 +228,7 @@ pub fn run(args: ModuleArgs) -> ExitCode {
             ModuleCommand::Keygen(args) => keygen(args),
             ModuleCommand::Sign(args) => sign(args).await,
             ModuleCommand::Verify(args) => verify(args).await,
+            ModuleCommand::Info(args) => info(args).await,
         }
     });
     match outcome {
@@ -256,26 +282,46 @@ async fn push(args: PushArgs) -> Result<(), ModuleFailure> {
     Ok(())
 }
 
+/// A module fetched from a registry: its digest, component, CUE source (when asked for) and signer (when
+/// verified).
+struct Fetched {
+    digest: String,
+    wasm: Vec<u8>,
+    source: Option<Vec<u8>>,
+    signer: Option<String>,
+}
+
+/// Fetches `reference`, verifying it against `keys` when some are given.
+async fn fetch(
+    reference: &str,
+    flags: &RegistryFlags,
+    keys: &[PathBuf],
+    with_source: bool,
+) -> Result<Fetched, ModuleFailure> {
+    let parsed = parse_reference(reference)?;
+    let options = registry_options(flags, &parsed)?;
+    let public_keys = read_keys(keys)?;
+    if public_keys.is_empty() {
+        let registry = Registry::new(options);
+        let digest = registry.resolve(&parsed).await?;
+        let module = registry.pull_module(&parsed, &digest, with_source).await?;
+        return Ok(Fetched { digest, wasm: module.wasm, source: module.cue_source, signer: None });
+    }
+    let policy = TrustPolicy { require_signatures: true, public_keys, allowed_registries: Vec::new() };
+    let resolver = Resolver::new(options);
+    let module = resolver.resolve(reference, &policy).await?;
+    // Pull the source of the verified digest only.
+    let source = match with_source {
+        true => resolver.registry().pull_module(&parsed, &module.digest, true).await?.cue_source,
+        false => None,
+    };
+    Ok(Fetched { digest: module.digest, wasm: module.wasm, source, signer: module.signer })
+}
+
 async fn pull(args: PullArgs) -> Result<(), ModuleFailure> {
     let reference = parse_reference(&args.reference)?;
-    let options = registry_options(&args.registry, &reference)?;
-    let public_keys = read_keys(&args.keys)?;
-    let (digest, wasm, source, signer) = if public_keys.is_empty() {
-        let registry = Registry::new(options);
-        let digest = registry.resolve(&reference).await?;
-        let module = registry.pull_module(&reference, &digest, args.source_output.is_some()).await?;
-        (digest, module.wasm, module.cue_source, None)
-    } else {
-        let policy = TrustPolicy { require_signatures: true, public_keys, allowed_registries: Vec::new() };
-        let resolver = Resolver::new(options);
-        let module = resolver.resolve(&args.reference, &policy).await?;
-        let source = match &args.source_output {
-            // Pull the source of the verified digest only.
-            Some(_) => resolver.registry().pull_module(&reference, &module.digest, true).await?.cue_source,
-            None => None,
-        };
-        (module.digest, module.wasm, source, module.signer)
-    };
+    let Fetched { digest, wasm, source, signer } =
+        fetch(&args.reference, &args.registry, &args.keys, args.source_output.is_some()).await?;
     write(&args.output, &wasm)?;
     if let Some(path) = &args.source_output {
         match source {
@@ -381,4 +427,74 @@ async fn verify(args: VerifyArgs) -> Result<(), ModuleFailure> {
     );
     println!("{digest}");
     Ok(())
+}
+
+/// The component `module` names (a file, an embedded module, or an OCI reference), with the signer when
+/// verified and what it was, for the report.
+async fn component_for_info(args: &InfoArgs) -> Result<(Vec<u8>, Option<String>, String), ModuleFailure> {
+    if Path::new(&args.module).is_file() {
+        return Ok((read(Path::new(&args.module))?, None, "file".into()));
+    }
+    if let Some(module) = pequod_embedded::find(&args.module) {
+        let wasm = match (module.component(), module.sources()) {
+            (Some(wasm), _) => wasm.to_vec(),
+            (None, Some(sources)) => compile(pequod_cue_compile::ModuleSource::Sources(sources), module.name).await?,
+            (None, None) => unreachable!("an embedded module is a component or CUE source"),
+        };
+        return Ok((wasm, None, "embedded".into()));
+    }
+    let fetched = fetch(&args.module, &args.registry, &args.keys, false).await?;
+    Ok((fetched.wasm, fetched.signer, format!("oci ({})", fetched.digest)))
+}
+
+/// Compiles an embedded CUE module, with the same cache as `pequod render`.
+async fn compile(source: pequod_cue_compile::ModuleSource, name: &str) -> Result<Vec<u8>, ModuleFailure> {
+    use pequod_cue_compile::{CompileLimits, Compiler};
+    let mut compiler = Compiler::new();
+    if let Some(directory) = crate::render::default_cache_dir() {
+        compiler = compiler.with_cache_dir(directory.join("cue"));
+    }
+    let wasm = compiler.compile(&source, &CompileLimits::default()).await;
+    wasm.map(|wasm| wasm.to_vec()).map_err(|error| ModuleFailure::Local(format!("{name} does not compile: {error}")))
+}
+
+async fn info(args: InfoArgs) -> Result<(), ModuleFailure> {
+    let (wasm, signer, origin) = component_for_info(&args).await?;
+    let options = pequod_sandbox::SandboxOptions {
+        cache_dir: crate::render::default_cache_dir(),
+        max_total_memory: None,
+        ..Default::default()
+    };
+    let local = |error: &dyn std::fmt::Display| ModuleFailure::Local(format!("{}: {error}", args.module));
+    let sandbox = pequod_sandbox::Sandbox::new(options).map_err(|e| local(&e))?;
+    let module = sandbox.load(&wasm).map_err(|e| local(&e))?;
+    let found = sandbox.info(&module, &pequod_sandbox::SandboxLimits::default()).await.map_err(|e| local(&e))?;
+    let report = serde_json::json!({
+        "name": found.name, "version": found.version, "digest": module.digest().to_string(),
+        "graphVersion": found.graph_version, "source": origin, "signer": signer, "inputSchema": found.input_schema,
+    });
+    let text = match args.output {
+        InfoFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        InfoFormat::Text => info_text(&report),
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    Ok(())
+}
+
+/// The text report: one `field: value` line each, then the input schema as indented JSON.
+fn info_text(report: &serde_json::Value) -> String {
+    let field = |key: &str| report[key].as_str().unwrap_or("").to_owned();
+    let signer =
+        report["signer"].as_str().map_or_else(|| "not verified (pass --key for OCI modules)".into(), str::to_owned);
+    let schema = serde_json::to_string_pretty(&report["inputSchema"]).unwrap_or_default();
+    let indented: String = schema.lines().map(|line| format!("  {line}\n")).collect();
+    format!(
+        "name:          {}\nversion:       {}\ndigest:        {}\ngraph version: {}\nsource:        {}\nsigner:        {signer}\ninput schema:\n{indented}",
+        field("name"),
+        field("version"),
+        field("digest"),
+        field("graphVersion"),
+        field("source")
+    )
 }

@@ -89,4 +89,18 @@ fn push_sign_verify_pull_round_trip() {
         pequod(directory, &["module", "pull", &reference, "-o", "pulled.wasm", "--key", "signing.pub", "--insecure"]);
     assert!(pull.status.success(), "{}", text(&pull.stderr));
     assert_eq!(std::fs::read(directory.join("pulled.wasm")).unwrap(), wasm);
+
+    // `module info` on the pushed module, verified: name, version, signer and input schema.
+    let info = pequod(directory, &["module", "info", &reference, "--key", "signing.pub", "--insecure", "-o", "json"]);
+    assert!(info.status.success(), "{}", text(&info.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!((info["name"].as_str(), info["version"].as_str()), (Some("webservice"), Some("1.0.0")), "{info}");
+    assert!(info["signer"].as_str().is_some_and(|signer| !signer.is_empty()), "{info}");
+    assert!(info["source"].as_str().unwrap().contains(&digest), "{info}");
+    assert_eq!(info["inputSchema"]["properties"]["image"]["type"], "string", "{info}");
+    // And on a local file, in text.
+    let local = pequod(directory, &["module", "info", "pulled.wasm"]);
+    let shown = text(&local.stdout);
+    assert!(local.status.success() && shown.contains("name:          webservice"), "{shown}{}", text(&local.stderr));
+    assert!(shown.contains("signer:        not verified"), "{shown}");
 }
