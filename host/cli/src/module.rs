@@ -81,12 +81,16 @@ struct RegistryFlags {
     /// Talk plain HTTP to the reference's registry (only for a loopback or test registry).
     #[arg(long)]
     insecure: bool,
-    /// Registry user name (with --password); otherwise the docker config file's credentials are used.
-    #[arg(long, requires = "password")]
+    /// Registry user name (with --password or --password-stdin); otherwise the docker config file's
+    /// credentials are used.
+    #[arg(long)]
     username: Option<String>,
-    /// Registry password or token.
-    #[arg(long, requires = "username")]
+    /// Registry password or token (visible to other users in the process list: prefer --password-stdin).
+    #[arg(long, requires = "username", conflicts_with = "password_stdin")]
     password: Option<String>,
+    /// Read the registry password or token from standard input (one line).
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
     /// Docker config file with registry credentials (default: $DOCKER_CONFIG/config.json, else
     /// ~/.docker/config.json, when it exists).
     #[arg(long, value_name = "FILE", conflicts_with = "username")]
@@ -246,10 +250,27 @@ fn write(path: &Path, data: &[u8]) -> Result<(), ModuleFailure> {
         .map_err(|error| ModuleFailure::Local(format!("cannot write {}: {error}", path.display())))
 }
 
+/// The password of `--password`, or the first line of standard input with `--password-stdin`.
+fn password_flag(flags: &RegistryFlags) -> Result<Option<String>, ModuleFailure> {
+    if !flags.password_stdin {
+        return Ok(flags.password.clone());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|error| ModuleFailure::Local(format!("cannot read the password from standard input: {error}")))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(ModuleFailure::Local("--password-stdin: standard input holds no password".into()));
+    }
+    Ok(Some(password))
+}
+
 fn registry_options(flags: &RegistryFlags, reference: &Reference) -> Result<RegistryOptions, ModuleFailure> {
-    let credentials = match (&flags.username, &flags.password, &flags.docker_config) {
-        (Some(username), Some(password), _) => {
-            Credentials::Login(Login { username: username.clone(), password: password.clone() })
+    let credentials = match (&flags.username, password_flag(flags)?, &flags.docker_config) {
+        (Some(username), Some(password), _) => Credentials::Login(Login { username: username.clone(), password }),
+        (Some(_), None, _) => {
+            return Err(ModuleFailure::Local("--username needs --password or --password-stdin".into()));
         }
         (_, _, Some(path)) => Credentials::DockerConfig(DockerConfig::from_file(path)?),
         _ => match DockerConfig::default_path().filter(|path| path.is_file()) {

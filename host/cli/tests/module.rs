@@ -104,3 +104,36 @@ fn push_sign_verify_pull_round_trip() {
     assert!(local.status.success() && shown.contains("name:          webservice"), "{shown}{}", text(&local.stderr));
     assert!(shown.contains("signer:        not verified"), "{shown}");
 }
+
+#[test]
+fn a_registry_login_can_come_from_standard_input() {
+    if registry_binary().is_none() {
+        assert!(!supply_tools_required(), "docker-registry is required (PEQUOD_REQUIRE_SUPPLY_TOOLS=1)");
+        return;
+    }
+    let registry = TestRegistry::start_with_login("ci", "s3cret").expect("registry starts");
+    let scratch = tempfile::tempdir().unwrap();
+    let wasm = pequod_embedded::find("webservice-example").unwrap().component().unwrap();
+    std::fs::write(scratch.path().join("m.wasm"), wasm).unwrap();
+    let reference = format!("{}/platform/login:1.0.0", registry.host());
+    let push = |password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pequod"))
+            .args(["module", "push", "m.wasm", &reference, "--insecure", "--username", "ci", "--password-stdin"])
+            .current_dir(scratch.path())
+            .env("HOME", scratch.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), format!("{password}\n").as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let refused = push("wrong");
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    let pushed = push("s3cret");
+    assert!(pushed.status.success(), "{}", text(&pushed.stderr));
+    let alone =
+        pequod(scratch.path(), &["module", "pull", &reference, "-o", "x.wasm", "--insecure", "--username", "ci"]);
+    assert!(text(&alone.stderr).contains("--password-stdin"), "{}", text(&alone.stderr));
+}
