@@ -136,4 +136,28 @@ fn a_registry_login_can_come_from_standard_input() {
     let alone =
         pequod(scratch.path(), &["module", "pull", &reference, "-o", "x.wasm", "--insecure", "--username", "ci"]);
     assert!(text(&alone.stderr).contains("--password-stdin"), "{}", text(&alone.stderr));
+
+    // A docker credential helper named for the registry in the user's docker config gives the login.
+    let bin = scratch.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = bin.join("docker-credential-pequodtest");
+    std::fs::write(&helper, HELPER).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = serde_json::json!({"credHelpers": {registry.host(): "pequodtest"}});
+    std::fs::write(scratch.path().join("config.json"), config.to_string()).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let pulled = Command::new(env!("CARGO_BIN_EXE_pequod"))
+        .args(["module", "pull", &reference, "-o", "x.wasm", "--insecure", "--docker-config", "config.json"])
+        .current_dir(scratch.path())
+        .env("HOME", scratch.path())
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(pulled.status.success(), "{}", text(&pulled.stderr));
 }
+
+/// A docker credential helper, as `docker-credential-ecr-login` and the others answer `get`.
+const HELPER: &str = r#"#!/bin/sh
+read server
+printf '{"ServerURL":"%s","Username":"ci","Secret":"s3cret"}' "$server"
+"#;

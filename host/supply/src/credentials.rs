@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -47,17 +48,37 @@ impl Credentials {
     }
 }
 
-/// The `auths` of a docker `config.json` or a `.dockerconfigjson` Secret. Credential helpers (`credsStore`,
-/// `credHelpers`) are not run; use explicit credentials for registries that need them.
+/// The `auths` of a docker `config.json` or a `.dockerconfigjson` Secret, and its credential helpers
+/// (`credHelpers` per registry, `credsStore` for the rest: the `docker-credential-<name>` programs that ECR,
+/// GCR and ACR logins use). Helpers run only for a config read from the user's own file
+/// ([`DockerConfig::from_file`]); never for one that came from a cluster (a pull Secret is data, and running
+/// programs it names would let its author run commands on the operator).
 #[derive(Clone, Debug, Default)]
 pub struct DockerConfig {
     logins: BTreeMap<String, Login>,
+    helpers: BTreeMap<String, String>,
+    store: Option<String>,
+    run_helpers: bool,
+    asked: Arc<Mutex<BTreeMap<String, Option<Login>>>>,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawConfig {
     #[serde(default)]
     auths: BTreeMap<String, RawAuth>,
+    #[serde(default)]
+    cred_helpers: BTreeMap<String, String>,
+    #[serde(default)]
+    creds_store: Option<String>,
+}
+
+/// What a credential helper's `get` prints.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct HelperAnswer {
+    username: String,
+    secret: String,
 }
 
 #[derive(Deserialize)]
@@ -99,14 +120,16 @@ impl DockerConfig {
             };
             logins.insert(normalize_registry(&server), login);
         }
-        Ok(Self { logins })
+        let helpers =
+            raw.cred_helpers.into_iter().map(|(server, helper)| (normalize_registry(&server), helper)).collect();
+        Ok(Self { logins, helpers, store: raw.creds_store, ..Self::default() })
     }
 
-    /// Reads a docker config file.
+    /// Reads the user's docker config file; its credential helpers may run.
     pub fn from_file(path: &Path) -> Result<Self, SupplyError> {
         let json = std::fs::read(path)
             .map_err(|error| SupplyError::Key(format!("cannot read docker config {}: {error}", path.display())))?;
-        Self::from_json(&json)
+        Ok(Self { run_helpers: true, ..Self::from_json(&json)? })
     }
 
     /// The default docker config file: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
@@ -117,10 +140,51 @@ impl DockerConfig {
         std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker/config.json"))
     }
 
-    /// The login for `registry` (`host[:port]`), if the file has one.
+    /// The login for `registry` (`host[:port]`): from `auths`, else from its credential helper (asked once).
     pub fn login_for(&self, registry: &str) -> Option<Login> {
-        self.logins.get(&normalize_registry(registry)).cloned()
+        let registry = normalize_registry(registry);
+        if let Some(login) = self.logins.get(&registry) {
+            return Some(login.clone());
+        }
+        let helper = self.helpers.get(&registry).or(self.store.as_ref()).filter(|_| self.run_helpers)?;
+        let mut asked = self.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        asked.entry(registry.clone()).or_insert_with(|| ask_helper(helper, &registry)).clone()
     }
+}
+
+/// Runs `docker-credential-<helper> get` for `registry`, as docker does; `None` (logged) when it fails or
+/// has no login for it.
+fn ask_helper(helper: &str, registry: &str) -> Option<Login> {
+    if helper.is_empty() || !helper.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        tracing::warn!(helper, "not a credential helper name; ignored");
+        return None;
+    }
+    let server = if registry == "docker.io" { "https://index.docker.io/v1/" } else { registry };
+    let program = format!("docker-credential-{helper}");
+    let answer = run_helper(&program, server).map_err(|error| tracing::warn!(program, registry, %error, "no login"));
+    let answer: HelperAnswer = serde_json::from_slice(&answer.ok()?)
+        .map_err(|error| tracing::warn!(program, %error, "the credential helper's answer is not JSON"))
+        .ok()?;
+    Some(Login { username: answer.username, password: answer.secret })
+}
+
+/// The standard output of `<program> get` given `server` on standard input.
+fn run_helper(program: &str, server: &str) -> Result<Vec<u8>, String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run it: {error}"))?;
+    child.stdin.take().map(|mut stdin| stdin.write_all(server.as_bytes())).transpose().map_err(|e| e.to_string())?;
+    let output = child.wait_with_output().map_err(|error| error.to_string())?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+    }
+    Ok(output.stdout)
 }
 
 /// `https://index.docker.io/v1/`, `docker.io` and `registry-1.docker.io` are the same registry; other keys
@@ -152,6 +216,18 @@ mod tests {
         assert!(config.login_for("helper.example").is_none());
         assert!(config.login_for("other.example").is_none());
         assert!(!format!("{hub:?}").contains("pa:ss"));
+    }
+
+    #[test]
+    fn helpers_named_by_cluster_data_never_run() {
+        let json = br#"{"credsStore": "desktop", "credHelpers": {"ghcr.io": "gcloud"}}"#;
+        let config = DockerConfig::from_json(json).unwrap();
+        assert_eq!(config.login_for("ghcr.io"), None);
+        assert_eq!(config.login_for("quay.io"), None);
+        assert!(config.asked.lock().unwrap().is_empty(), "no helper was asked");
+        let named =
+            DockerConfig { run_helpers: true, ..DockerConfig::from_json(br#"{"credsStore": "../x"}"#).unwrap() };
+        assert_eq!(named.login_for("quay.io"), None, "a helper name that is a path is ignored");
     }
 
     #[test]
