@@ -5,7 +5,7 @@
 //! struct form of `try` last). It also finds the `?` markers a `try` clause must probe.
 
 use cue_syntax::Span;
-use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, InterpPart, LabelKind, ListElem};
+use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, Ident, InterpPart, LabelKind, ListElem};
 
 /// What a walk is told about; each method returns whether to walk inside.
 pub(crate) trait Visitor<'a> {
@@ -17,11 +17,18 @@ pub(crate) trait Visitor<'a> {
     fn comprehension(&mut self, _c: &'a Comprehension, _as_label: bool) -> bool {
         true
     }
+    /// A declaration of a file or struct literal (before its parts).
+    fn decl(&mut self, _d: &'a Decl) -> bool {
+        true
+    }
 }
 
 /// Walks declarations (import declarations are not walked).
 pub(crate) fn walk_decls<'a>(decls: &'a [Decl], v: &mut dyn Visitor<'a>) {
     for decl in decls {
+        if !v.decl(decl) {
+            continue;
+        }
         match decl {
             Decl::Field(f) => {
                 match &f.label.kind {
@@ -169,8 +176,29 @@ pub(crate) fn compile_errors(decls: &[Decl]) -> Vec<(Span, &'static str)> {
             if matches!(e.kind, ExprKind::Optional(_)) && self.allowed == 0 {
                 self.errors.push((e.span, "optional marker (?) is only valid within a try clause"));
             }
+            if let ExprKind::Alias { name, .. } = &e.kind {
+                self.binding_name(name);
+            }
             true
         }
+        fn decl(&mut self, d: &'a Decl) -> bool {
+            match d {
+                Decl::Let(l) => self.binding_name(&l.name),
+                Decl::Field(f) => {
+                    if let Some(alias) = &f.label.alias {
+                        self.binding_name(alias);
+                    }
+                    if let LabelKind::Ident(id) = &f.label.kind
+                        && &*id.name == "_"
+                    {
+                        self.errors.push((id.span, "cannot use _ as label"));
+                    }
+                }
+                _ => {}
+            }
+            true
+        }
+
         fn comprehension(&mut self, c: &'a Comprehension, as_label: bool) -> bool {
             if as_label {
                 self.errors.push((c.span, "comprehension values not allowed in this position"));
@@ -205,6 +233,14 @@ pub(crate) fn compile_errors(decls: &[Decl]) -> Vec<(Span, &'static str)> {
                 walk_expr(f, self);
             }
             false
+        }
+    }
+    impl Checks {
+        /// `_` cannot name a let clause or an alias: it is top, not a name.
+        fn binding_name(&mut self, name: &Ident) {
+            if &*name.name == "_" {
+                self.errors.push((name.span, "cannot use _ as alias or let clause"));
+            }
         }
     }
     let mut checks = Checks { errors: Vec::new(), allowed: 0 };
@@ -494,6 +530,21 @@ mod tests {
         assert!(errors[0].1.contains("optional marker"));
         let (file, _) = cue_syntax::parse("a: {try if true { x: 1 }}");
         assert!(compile_errors(&file.decls)[0].1.contains("must be the last clause"));
+        // `_` is top, not a name (the official compiler's messages).
+        let (file, _) = cue_syntax::parse(
+            "a: {_=X: 1}\nb: {let _ = 1}\nc: {_: 1}\nd: [for x in [] let _ = x {1}]\ne: {for _, v in [] {}}\nf: _={g: 1}",
+        );
+        let messages: Vec<&str> = compile_errors(&file.decls).into_iter().map(|(_, m)| m).collect();
+        assert_eq!(
+            messages,
+            [
+                "cannot use _ as alias or let clause",
+                "cannot use _ as alias or let clause",
+                "cannot use _ as label",
+                "cannot use _ as alias or let clause"
+            ],
+            "a `let _` clause of a comprehension and a `_` key are allowed"
+        );
     }
 
     #[test]
