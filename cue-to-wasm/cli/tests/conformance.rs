@@ -25,14 +25,14 @@ mod kinds;
 
 use kinds::{Ceilings, Facts, Kind, Table};
 
-/// The pass count may not fall below this. It sits a little under the 3,593 reached on a loaded machine,
+/// The pass count may not fall below this. It sits a little under the 3,598 reached on a loaded machine,
 /// because a few slow cases can hit [`CASE_TIMEOUT`] when CI runs other work beside this test; raise it as
 /// the evaluator improves.
-const FLOOR: usize = 3585;
+const FLOOR: usize = 3590;
 /// The silent kinds may not rise above these counts (lower them as they are fixed; the goal is zero). Wrong
 /// values went from 39 to 40 when `testdata__eval_issue2235`, rejected before, began to export: its `t1`
 /// (a comprehension adding to the struct it iterates) misses a field, as it did before.
-const CEILINGS: Ceilings = Ceilings { silent_accept: 77, wrong_value: 40 };
+const CEILINGS: Ceilings = Ceilings { silent_accept: 73, wrong_value: 40 };
 /// Parallel workers (the machine has two cores).
 const WORKERS: usize = 2;
 /// The time one case may take.
