@@ -252,11 +252,11 @@ fn show(x: &Value) -> String {
     }
 }
 
-/// Returns the values of a list node's elements.
-pub fn list_values(ev: &mut Evaluator<'_>, t: VId) -> Vec<Value> {
-    ev.vertex_value(t);
+/// Returns the values of a list node's elements, or the list's own error (see [`Evaluator::finished`]).
+pub fn list_values(ev: &mut Evaluator<'_>, t: VId) -> Result<Vec<Value>, Value> {
+    ev.finished(t)?;
     let vids: Vec<VId> = ev.vertices[t].arcs.values().map(|a| a.vid).collect();
-    vids.into_iter().map(|v| ev.vertex_value(v)).collect()
+    Ok(vids.into_iter().map(|v| ev.vertex_value(v)).collect())
 }
 
 // ---- argument helpers ------------------------------------------------------------------------
@@ -320,7 +320,7 @@ pub(crate) fn bool_arg(v: &Value, i: usize) -> Result<bool, Fail> {
 /// Argument `i` as the element values of a list.
 pub(crate) fn list_arg(ev: &mut Evaluator<'_>, v: &Value, i: usize) -> Result<Vec<Value>, Fail> {
     match concrete(v, i)? {
-        Value::List(t) => Ok(list_values(ev, t)),
+        Value::List(t) => list_values(ev, t).map_err(Fail::Value),
         other => Err(Fail::Type(i, other, "list")),
     }
 }
@@ -380,12 +380,17 @@ fn len(ev: &mut Evaluator<'_>, args: &[Value], _: VId) -> Res {
         Value::Bytes(b) => Value::int(b.len() as i64),
         // A list or struct whose own value is an error (a comprehension over an error) has that error, not a
         // length.
-        Value::List(t) | Value::Struct(t) if ev.vertex_value(t).is_bottom() => ev.vertex_value(t),
-        Value::List(t) => Value::int(ev.vertices[t].arcs.len() as i64),
-        Value::Struct(t) => {
-            let arcs = &ev.vertices[t].arcs;
-            Value::int(arcs.iter().filter(|(l, a)| l.is_regular() && a.kind == ArcKind::Regular).count() as i64)
-        }
+        Value::List(t) => match ev.finished(t) {
+            Ok(()) => Value::int(ev.vertices[t].arcs.len() as i64),
+            Err(error) => error,
+        },
+        Value::Struct(t) => match ev.finished(t) {
+            Ok(()) => {
+                let arcs = &ev.vertices[t].arcs;
+                Value::int(arcs.iter().filter(|(l, a)| l.is_regular() && a.kind == ArcKind::Regular).count() as i64)
+            }
+            Err(error) => error,
+        },
         v if v.is_atom() => Value::error(ErrorKind::Eval, format!("invalid argument {v} to len")),
         v => Value::error(ErrorKind::Incomplete, format!("len: incomplete value {v}")),
     })
@@ -421,7 +426,7 @@ fn close_all(ev: &mut Evaluator<'_>, args: &[Value], ctx: VId) -> Res {
 
 fn core_list(ev: &mut Evaluator<'_>, v: &Value, name: &str) -> Result<Vec<Value>, Value> {
     match ops::default_of(v) {
-        Value::List(t) => Ok(list_values(ev, t)),
+        Value::List(t) => list_values(ev, t),
         other if other.is_atom() || matches!(other, Value::Struct(_)) => {
             Err(Value::error(ErrorKind::Eval, format!("{name}: cannot use {other} as list")))
         }

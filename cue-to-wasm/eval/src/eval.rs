@@ -86,6 +86,8 @@ struct Build<'a> {
     splits: Vec<Rc<Disj>>,
     chosen_default: Vec<(bool, bool)>,
     error: Option<Value>,
+    /// The incomplete error of a comprehension that could not be decided (see `Vertex::unresolved`).
+    unresolved: Option<Value>,
 }
 
 /// A package of the evaluated program: the main one (index 0) or an imported one.
@@ -331,6 +333,16 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Evaluates a struct or list node for a consumer of its fields or elements. A node whose own value is an
+    /// error (a comprehension over an error) has no usable arcs: the error comes back, so the consumer reports
+    /// it instead of seeing an empty list or struct.
+    pub(crate) fn finished(&mut self, t: VId) -> Result<(), Value> {
+        match self.vertex_value(t) {
+            error @ Value::Bottom(_) => Err(error),
+            _ => self.vertices[t].unresolved.clone().map_or(Ok(()), Err),
+        }
+    }
+
     /// Evaluates a node from its conjuncts.
     pub(crate) fn eval_vertex(&mut self, v: VId) {
         if self.vertices[v].state != State::Fresh {
@@ -354,6 +366,7 @@ impl<'a> Evaluator<'a> {
         let hits = self.cycle_hits;
         self.vertices[v].state = State::Busy;
         self.vertices[v].arcs.clear();
+        self.vertices[v].unresolved = None;
         self.vertices[v].structs.clear();
         let value = self.build(v);
         self.finish(v, value);
@@ -1080,6 +1093,11 @@ impl<'a> Evaluator<'a> {
                         b.error.get_or_insert(Value::error(ErrorKind::Eval, STEP_LIMIT));
                         return Vec::new();
                     }
+                    // Only a value not concrete yet: a cycle or an undefined field stays the node's error.
+                    Err(Value::Bottom(e)) if e.kind == ErrorKind::Incomplete => {
+                        b.unresolved.get_or_insert(Value::Bottom(e));
+                        return Vec::new();
+                    }
                     Err(e) => {
                         b.error.get_or_insert(e);
                         return Vec::new();
@@ -1140,10 +1158,7 @@ impl<'a> Evaluator<'a> {
     fn iterate(&mut self, src: Value) -> Result<Vec<(Value, Value)>, Value> {
         match src {
             Value::Struct(t) | Value::List(t) => {
-                let whole = self.vertex_value(t);
-                if whole.is_bottom() {
-                    return Err(whole);
-                }
+                self.finished(t)?;
                 let arcs: Vec<(Label, Arc)> = self.vertices[t].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
                 let mut items = Vec::new();
                 for (label, arc) in arcs {
@@ -1165,7 +1180,21 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn compute_value(&mut self, v: VId, b: Build<'a>) -> Value {
+    fn compute_value(&mut self, v: VId, mut b: Build<'a>) -> Value {
+        let unresolved = b.unresolved.take();
+        let value = self.compute_validated_value(v, b);
+        match (unresolved, &value) {
+            (Some(e), Value::Struct(_) | Value::List(_)) => {
+                self.vertices[v].unresolved = Some(e);
+                value
+            }
+            // Without fields to keep (an embedded scalar, or already an error), the node is the error.
+            (Some(e), v) if !v.is_bottom() => e,
+            _ => value,
+        }
+    }
+
+    fn compute_validated_value(&mut self, v: VId, b: Build<'a>) -> Value {
         let validators = b.scalar.as_ref().map(validators_of).unwrap_or_default();
         let value = self.compute_node_value(v, b);
         if validators.is_empty() || !matches!(value, Value::Struct(_) | Value::List(_)) {

@@ -61,6 +61,12 @@ impl Evaluator<'_> {
                 self.report(v, e, errors);
                 None
             }
+            Value::Struct(s) | Value::List(s) if self.unresolved_error(v, s).is_some() => {
+                if let Some(Value::Bottom(e)) = self.unresolved_error(v, s) {
+                    self.report(v, e, errors);
+                }
+                None
+            }
             Value::Struct(s) => self.export_struct(s, errors),
             Value::List(s) => self.export_list(s, errors),
             Value::Null => Some(Data::Null),
@@ -74,6 +80,11 @@ impl Evaluator<'_> {
                 None
             }
         }
+    }
+
+    /// The unresolved comprehension error of a node or of the node its value is.
+    fn unresolved_error(&self, v: VId, s: VId) -> Option<Value> {
+        self.vertices[v].unresolved.clone().or_else(|| self.vertices[s].unresolved.clone())
     }
 
     fn report(&self, v: VId, error: Rc<CueError>, errors: &mut Vec<Diagnostic>) {
@@ -133,10 +144,42 @@ impl Evaluator<'_> {
 
 /// Compares two nodes by their exported data (used by `==` on structs and lists).
 pub(crate) fn equal_nodes(ev: &mut Evaluator<'_>, x: VId, y: VId) -> bool {
-    let mut errors = Vec::new();
-    let a = ev.export_node(x, &mut errors);
-    let b = ev.export_node(y, &mut errors);
-    errors.is_empty() && a == b
+    compare_nodes(ev, x, y).unwrap_or(false)
+}
+
+/// The operand of a comparison of nodes that could not be exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The left-hand operand.
+    Left,
+    /// The right-hand operand.
+    Right,
+}
+
+/// Compares two nodes by their exported data; when either is not concrete data (an element `string` makes
+/// `[1] == [string]` incomplete, not false), the first error found, with its operand and its path relative to
+/// that operand (`0: incomplete value string`).
+pub(crate) fn compare_nodes(ev: &mut Evaluator<'_>, x: VId, y: VId) -> Result<bool, (Side, CueError)> {
+    let mut data = Vec::new();
+    for (side, v) in [(Side::Left, x), (Side::Right, y)] {
+        let mut errors = Vec::new();
+        match ev.export_node(v, &mut errors) {
+            Some(d) if errors.is_empty() => data.push(d),
+            _ => {
+                let Some(first) = errors.into_iter().next() else {
+                    return Err((side, CueError::new(ErrorKind::Incomplete, "incomplete value")));
+                };
+                let base = ev.path_of(v);
+                let inner = first.path.strip_prefix(base.as_str()).unwrap_or(&first.path).trim_start_matches('.');
+                let mut error = (*first.error).clone();
+                if !inner.is_empty() {
+                    error.message = format!("{inner}: {}", error.message);
+                }
+                return Err((side, error));
+            }
+        }
+    }
+    Ok(data[0] == data[1])
 }
 
 /// Formats a label as it appears in a path.

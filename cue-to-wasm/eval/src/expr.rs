@@ -178,7 +178,10 @@ impl<'a> Evaluator<'a> {
             }
             _ => return true,
         };
-        self.vertex_value(t);
+        // A list or struct that is an error exists: evaluation reports its error.
+        if self.finished(t).is_err() {
+            return true;
+        }
         let vt = &self.vertices[t];
         match vt.arcs.get(&label) {
             Some(arc) => arc.kind != ArcKind::Optional,
@@ -275,6 +278,10 @@ impl<'a> Evaluator<'a> {
                 let name = label.name().unwrap_or_default();
                 Err(Value::error(ErrorKind::Incomplete, format!("cannot reference optional field: {name}")))
             }
+            // A comprehension not decided yet may still add the field.
+            None if self.vertices[t].unresolved.is_some() => {
+                Err(self.vertices[t].unresolved.clone().unwrap_or_else(|| Value::error(ErrorKind::Incomplete, "")))
+            }
             _ => {
                 let name = match label {
                     Label::Field(n) => n.to_string(),
@@ -297,7 +304,9 @@ impl<'a> Evaluator<'a> {
             (_, Value::Bottom(_)) => return index,
             (Value::List(t), Value::Num(n)) => match n.to_i64() {
                 Some(i) if i >= 0 => {
-                    self.vertex_value(*t);
+                    if let Err(error) = self.finished(*t) {
+                        return error;
+                    }
                     let len = self.vertices[*t].arcs.len();
                     if i as usize >= len && !self.vertices[*t].open_list {
                         let message = format!("index out of range [{i}] with length {len}");
@@ -338,7 +347,9 @@ impl<'a> Evaluator<'a> {
         let Value::List(t) = base else {
             return unsupported("slices of values other than lists");
         };
-        self.vertex_value(t);
+        if let Err(error) = self.finished(t) {
+            return error;
+        }
         let len = self.vertices[t].arcs.len();
         let bound = |e: Option<&'a Expr>, dflt: usize, ev: &mut Self| match e {
             None => Ok(dflt),
@@ -458,16 +469,7 @@ impl<'a> Evaluator<'a> {
                 };
                 Value::Bool(erroneous == (op == BinaryOp::Eq))
             }
-            BinaryOp::And | BinaryOp::Or => {
-                let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
-                if let Value::Bool(x) = a
-                    && x == (op == BinaryOp::Or)
-                {
-                    return Value::Bool(x);
-                }
-                let b = ops::default_of(&self.eval_expr(rhs, env, ctx));
-                ops::binary(op, &a, &b)
-            }
+            BinaryOp::And | BinaryOp::Or => self.eval_logic(op, lhs, rhs, env, ctx),
             _ => {
                 let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
                 let b = ops::default_of(&self.eval_expr(rhs, env, ctx));
@@ -475,6 +477,30 @@ impl<'a> Evaluator<'a> {
                 self.classify_operand_error(result, op, [(&a, lhs), (&b, rhs)], env)
             }
         }
+    }
+
+    /// `&&` and `||`. Without `@experiment(shortcircuit)` both operands are evaluated, as in the official
+    /// evaluator: an error or a non-concrete value on the right is reported even when the left decides
+    /// (`p.x != _|_ && p.x > 1` with `x` absent is `undefined field: x`); a concrete right operand of any type
+    /// then gives the left's value.
+    fn eval_logic(&mut self, op: BinaryOp, lhs: &'a Expr, rhs: &'a Expr, env: &Env<'a>, ctx: VId) -> Value {
+        let a = ops::default_of(&self.eval_expr(lhs, env, ctx));
+        let decides = matches!(a, Value::Bool(x) if x == (op == BinaryOp::Or));
+        if decides && self.has_experiment(env, "shortcircuit") {
+            return a;
+        }
+        let b = ops::default_of(&self.eval_expr(rhs, env, ctx));
+        if decides && (b.is_atom() || matches!(b, Value::Struct(_) | Value::List(_))) {
+            return a;
+        }
+        let result = ops::binary(op, &a, &b);
+        self.classify_operand_error(result, op, [(&a, lhs), (&b, rhs)], env)
+    }
+
+    /// Whether the file of an environment enables an experiment (`@experiment(name)` before its package clause).
+    fn has_experiment(&self, env: &Env<'a>, name: &str) -> bool {
+        let Some(file) = self.files.get(crate::eval::file_of(env) as usize) else { return false };
+        file.attributes.iter().filter(|a| &*a.name == "experiment").any(|a| a.body.split(',').any(|e| e.trim() == name))
     }
 
     /// Gives an error about a non-concrete operand the official tool's class: a type written in
@@ -519,15 +545,27 @@ impl<'a> Evaluator<'a> {
         if matches!(op, BinaryOp::Eq | BinaryOp::NotEq)
             && let (Value::List(x), Value::List(y)) | (Value::Struct(x), Value::Struct(y)) = (&a, &b)
         {
-            let equal = crate::export::equal_nodes(self, *x, *y);
-            return Value::Bool(equal == (op == BinaryOp::Eq));
+            return match crate::export::compare_nodes(self, *x, *y) {
+                Ok(equal) => Value::Bool(equal == (op == BinaryOp::Eq)),
+                Err((side, error)) => {
+                    let side = if side == crate::export::Side::Left { "left" } else { "right" };
+                    let operand = if matches!(a, Value::List(_)) { "list" } else { "struct" };
+                    let message =
+                        format!("invalid {side}-hand value to '{}' (type {operand}): {}", op.as_str(), error.message);
+                    Value::error(error.kind, message)
+                }
+            };
         }
-        if op == BinaryOp::Add
-            && let (Value::List(x), Value::List(y)) = (&a, &b)
-        {
-            let mut elems = crate::builtins::list_values(self, *x);
-            elems.extend(crate::builtins::list_values(self, *y));
-            return self.make_list(*x, elems);
+        if let Some(error) = list_arithmetic(op, &a, &b) {
+            // An operand that is itself an error (a comprehension over an error) reports that error first.
+            for operand in [&a, &b] {
+                if let Value::List(t) = operand
+                    && let Err(operand_error) = self.finished(*t)
+                {
+                    return operand_error;
+                }
+            }
+            return error;
         }
         ops::binary(op, &a, &b)
     }
@@ -732,4 +770,19 @@ impl<'a> Evaluator<'a> {
         };
         self.export_node(vid, errors)
     }
+}
+
+/// List arithmetic (`[1] + [2]`, `[1] * 2`) is an error since language v0.11, whatever the module's language
+/// version, as in the official `cue`.
+fn list_arithmetic(op: BinaryOp, a: &Value, b: &Value) -> Option<Value> {
+    let (name, instead) = match (op, a, b) {
+        (BinaryOp::Add, Value::List(_), Value::List(_)) => ("Addition", "list.Concat"),
+        (BinaryOp::Mul, Value::List(_), Value::Num(_)) | (BinaryOp::Mul, Value::Num(_), Value::List(_)) => {
+            ("Multiplication", "list.Repeat")
+        }
+        _ => return None,
+    };
+    let message =
+        format!("{name} of lists is superseded by {instead}; see https://cuelang.org/e/v0.11-list-arithmetic");
+    Some(Value::error(ErrorKind::Eval, message))
 }

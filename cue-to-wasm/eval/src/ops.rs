@@ -336,8 +336,13 @@ fn matching(op: BinaryOp, a: &Value, b: &Value) -> Value {
 }
 
 fn logic(op: BinaryOp, a: &Value, b: &Value) -> Value {
-    let (Value::Bool(x), Value::Bool(y)) = (a, b) else { return mismatch(op, a, b) };
-    Value::Bool(if op == BinaryOp::And { *x && *y } else { *x || *y })
+    match (a, b) {
+        (Value::Bool(x), Value::Bool(y)) => Value::Bool(if op == BinaryOp::And { *x && *y } else { *x || *y }),
+        (Value::Bool(_), other) | (other, _) => {
+            let message = format!("cannot use {other} (type {}) as type bool in {}", other.kinds().name(), op.as_str());
+            Value::error(ErrorKind::Eval, message)
+        }
+    }
 }
 
 /// Negates a number.

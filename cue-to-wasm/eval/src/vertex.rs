@@ -160,6 +160,12 @@ pub struct Vertex<'a> {
     pub refs: Vec<(usize, VId)>,
     /// An error decided by the parent (a field not allowed).
     pub forced: Option<Rc<CueError>>,
+    /// The incomplete error of a comprehension whose clauses cannot be decided yet (a condition over a value
+    /// that is not concrete here, like `if environment == "prod"` inside a definition). The node keeps its other
+    /// fields, so that a reference re-evaluates its conjuncts where the value is concrete
+    /// (`#A & {environment: "prod"}`); export and the consumers of its fields ([`crate::Evaluator`]'s
+    /// `finished`) report the error.
+    pub unresolved: Option<Value>,
     /// The position of the first conjunct.
     pub pos: Option<Pos>,
     /// True for open lists.
@@ -189,6 +195,7 @@ impl<'a> Vertex<'a> {
             is_branch: false,
             refs: Vec::new(),
             forced: None,
+            unresolved: None,
             pos: None,
             open_list: false,
             reevaluations: 0,

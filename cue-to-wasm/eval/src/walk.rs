@@ -5,7 +5,7 @@
 //! struct form of `try` last). It also finds the `?` markers a `try` clause must probe.
 
 use cue_syntax::Span;
-use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, InterpPart, LabelKind, ListElem};
+use cue_syntax::ast::{Clause, Comprehension, Decl, Expr, ExprKind, Ident, InterpPart, LabelKind, LetClause, ListElem};
 
 /// What a walk is told about; each method returns whether to walk inside.
 pub(crate) trait Visitor<'a> {
@@ -17,11 +17,18 @@ pub(crate) trait Visitor<'a> {
     fn comprehension(&mut self, _c: &'a Comprehension, _as_label: bool) -> bool {
         true
     }
+    /// A declaration of a file or struct literal (before its parts).
+    fn decl(&mut self, _d: &'a Decl) -> bool {
+        true
+    }
 }
 
 /// Walks declarations (import declarations are not walked).
 pub(crate) fn walk_decls<'a>(decls: &'a [Decl], v: &mut dyn Visitor<'a>) {
     for decl in decls {
+        if !v.decl(decl) {
+            continue;
+        }
         match decl {
             Decl::Field(f) => {
                 match &f.label.kind {
@@ -169,8 +176,29 @@ pub(crate) fn compile_errors(decls: &[Decl]) -> Vec<(Span, &'static str)> {
             if matches!(e.kind, ExprKind::Optional(_)) && self.allowed == 0 {
                 self.errors.push((e.span, "optional marker (?) is only valid within a try clause"));
             }
+            if let ExprKind::Alias { name, .. } = &e.kind {
+                self.binding_name(name);
+            }
             true
         }
+        fn decl(&mut self, d: &'a Decl) -> bool {
+            match d {
+                Decl::Let(l) => self.binding_name(&l.name),
+                Decl::Field(f) => {
+                    if let Some(alias) = &f.label.alias {
+                        self.binding_name(alias);
+                    }
+                    if let LabelKind::Ident(id) = &f.label.kind
+                        && &*id.name == "_"
+                    {
+                        self.errors.push((id.span, "cannot use _ as label"));
+                    }
+                }
+                _ => {}
+            }
+            true
+        }
+
         fn comprehension(&mut self, c: &'a Comprehension, as_label: bool) -> bool {
             if as_label {
                 self.errors.push((c.span, "comprehension values not allowed in this position"));
@@ -205,6 +233,14 @@ pub(crate) fn compile_errors(decls: &[Decl]) -> Vec<(Span, &'static str)> {
                 walk_expr(f, self);
             }
             false
+        }
+    }
+    impl Checks {
+        /// `_` cannot name a let clause or an alias: it is top, not a name.
+        fn binding_name(&mut self, name: &Ident) {
+            if &*name.name == "_" {
+                self.errors.push((name.span, "cannot use _ as alias or let clause"));
+            }
         }
     }
     let mut checks = Checks { errors: Vec::new(), allowed: 0 };
@@ -280,6 +316,87 @@ pub(crate) fn declared_names(decls: &[Decl]) -> Vec<&str> {
     names
 }
 
+/// The indexes of `names` that an expression refers to, outside struct literals that declare the same name.
+fn free_uses(e: &Expr, names: &[String]) -> Vec<usize> {
+    struct Free<'n> {
+        names: Vec<String>,
+        out: &'n mut Vec<usize>,
+    }
+    impl<'a> Visitor<'a> for Free<'_> {
+        fn expr(&mut self, e: &'a Expr) -> bool {
+            match &e.kind {
+                ExprKind::Ident(id) => {
+                    if let Some(i) = self.names.iter().position(|n| *n == *id.name)
+                        && !self.out.contains(&i)
+                    {
+                        self.out.push(i);
+                    }
+                    true
+                }
+                ExprKind::Struct(lit) => {
+                    walk_decls(&lit.decls, &mut self.shadowing(&declared_names(&lit.decls)));
+                    false
+                }
+                _ => true,
+            }
+        }
+        fn comprehension(&mut self, c: &'a Comprehension, _as_label: bool) -> bool {
+            let bound: Vec<&str> = c
+                .clauses
+                .iter()
+                .flat_map(|clause| match clause {
+                    Clause::For { key, value, .. } => key.iter().chain([value]).map(|i| &*i.name).collect(),
+                    Clause::Let(l) => vec![&*l.name.name],
+                    Clause::Try { binding: Some((name, _)), .. } => vec![&*name.name],
+                    Clause::If { .. } | Clause::Try { binding: None, .. } => Vec::new(),
+                })
+                .collect();
+            let mut inner = self.shadowing(&bound);
+            for clause in &c.clauses {
+                match clause {
+                    Clause::For { source: e, .. }
+                    | Clause::If { condition: e, .. }
+                    | Clause::Try { binding: Some((_, e)), .. } => walk_expr(e, &mut inner),
+                    Clause::Let(l) => walk_expr(&l.value, &mut inner),
+                    Clause::Try { binding: None, .. } => {}
+                }
+            }
+            walk_expr(&c.body, &mut inner);
+            if let Some(f) = &c.fallback {
+                walk_expr(f, self);
+            }
+            false
+        }
+    }
+    impl Free<'_> {
+        /// The same search where `shadowed` names are bound by an inner scope: such a name keeps its index but
+        /// can no longer match an identifier.
+        fn shadowing(&mut self, shadowed: &[&str]) -> Free<'_> {
+            let names =
+                self.names.iter().map(|n| if shadowed.contains(&n.as_str()) { String::new() } else { n.clone() });
+            Free { names: names.collect(), out: &mut *self.out }
+        }
+    }
+    let mut out = Vec::new();
+    walk_expr(e, &mut Free { names: names.to_vec(), out: &mut out });
+    out
+}
+
+/// Whether `start` is reached again from its successors (a cycle through other nodes).
+fn reaches(edges: &[Vec<usize>], start: usize) -> bool {
+    let mut seen = vec![false; edges.len()];
+    let mut stack: Vec<usize> = edges[start].iter().copied().filter(|n| *n != start).collect();
+    while let Some(n) = stack.pop() {
+        if n == start {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[n], true) {
+            stack.extend(edges[n].iter().copied());
+        }
+    }
+    false
+}
+
 struct Resolver<'a, 'p> {
     scopes: Vec<Vec<&'a str>>,
     path: Vec<String>,
@@ -302,8 +419,36 @@ impl<'a> Resolver<'a, '_> {
         self.scopes.pop();
     }
 
+    /// Lets of one declaration list whose values refer to themselves: directly (`let X = X`, the official
+    /// compiler's `reference "X" not found`) or through each other (`let X = Y` with `let Y = X`: `cyclic
+    /// references in let clause or alias`). Ours used to recurse until the stack overflowed.
+    fn let_cycles(&mut self, decls: &'a [Decl]) {
+        let lets: Vec<&'a LetClause> = decls
+            .iter()
+            .filter_map(|d| match d {
+                Decl::Let(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        let names: Vec<String> = lets.iter().map(|l| l.name.name.to_string()).collect();
+        let edges: Vec<Vec<usize>> = lets.iter().map(|l| free_uses(&l.value, &names)).collect();
+        for (i, l) in lets.iter().enumerate() {
+            if edges[i].contains(&i) {
+                self.errors.push((
+                    l.name.span,
+                    format!("reference \"{}\" not found", l.name.name),
+                    self.path.join("."),
+                ));
+            } else if reaches(&edges, i) {
+                let message = "cyclic references in let clause or alias".to_string();
+                self.errors.push((l.span, message, self.path.join(".")));
+            }
+        }
+    }
+
     /// Walks declarations; `own_scope` when they form a struct literal (the file's scope is pushed already).
     fn decls(&mut self, decls: &'a [Decl], own_scope: bool) {
+        self.let_cycles(decls);
         if own_scope {
             self.scopes.push(declared_names(decls));
         }
@@ -494,6 +639,21 @@ mod tests {
         assert!(errors[0].1.contains("optional marker"));
         let (file, _) = cue_syntax::parse("a: {try if true { x: 1 }}");
         assert!(compile_errors(&file.decls)[0].1.contains("must be the last clause"));
+        // `_` is top, not a name (the official compiler's messages).
+        let (file, _) = cue_syntax::parse(
+            "a: {_=X: 1}\nb: {let _ = 1}\nc: {_: 1}\nd: [for x in [] let _ = x {1}]\ne: {for _, v in [] {}}\nf: _={g: 1}",
+        );
+        let messages: Vec<&str> = compile_errors(&file.decls).into_iter().map(|(_, m)| m).collect();
+        assert_eq!(
+            messages,
+            [
+                "cannot use _ as alias or let clause",
+                "cannot use _ as alias or let clause",
+                "cannot use _ as label",
+                "cannot use _ as alias or let clause"
+            ],
+            "a `let _` clause of a comprehension and a `_` key are allowed"
+        );
     }
 
     #[test]
@@ -513,6 +673,15 @@ mod tests {
             unresolved("a: {b: c}\nd: [for x in [1] {x + y}]"),
             ["a.b: reference \"c\" not found", "d: reference \"y\" not found"]
         );
+        // A let that refers to itself, directly or through other lets (a field alias does not count).
+        assert_eq!(unresolved("a: {let X = X\nb: X}"), ["a: reference \"X\" not found"]);
+        assert_eq!(unresolved("a: {let X = {c: X}\nb: X}"), ["a: reference \"X\" not found"]);
+        assert_eq!(unresolved("let X = Y\nlet Y = X\nb: X").len(), 2);
+        assert_eq!(
+            unresolved("a: {let X = {X: 1, y: X}\nlet Y = X.y\nb: Y}\nZ=c: {d: Z.e, e: 1}"),
+            Vec::<String>::new()
+        );
+        assert_eq!(unresolved("a: {let X = [for _, X in [1] {X}]\nb: X}"), Vec::<String>::new());
         // A comprehension's variables are not visible in its else body; quoted labels are not referable.
         assert_eq!(unresolved("\"q\": 1\na: {for x in [] {x} else {y: x}}\nb: q").len(), 2);
     }

@@ -301,8 +301,102 @@ fn a_comprehension_over_an_error_is_an_error_wherever_it_is_used() {
         format!("import \"list\"\nx: [for j in [for i in {error} {{i}}] {{j}}]"),
         format!("import \"list\"\nx: len({{for i in {error} {{\"k\\(i)\": i}}}})"),
         format!("import \"list\"\nimport \"struct\"\nx: {{for i in {error} {{\"k\\(i)\": i}}}} & struct.MinFields(0)"),
+        // Consumers of a list's elements: the standard library, `and`/`or`, `+`, `==`, index and slice.
+        format!("import \"list\"\nx: list.Sum([for i in {error} {{i}}])"),
+        format!("import \"list\"\nx: list.Concat([[for i in {error} {{i}}]])"),
+        format!("import \"list\"\nx: list.FlattenN([[for i in {error} {{i}}]], 1)"),
+        format!("import \"list\"\nx: list.Contains([for i in {error} {{i}}], 1)"),
+        format!("import \"list\"\nx: list.Sort([for i in {error} {{i}}], list.Ascending)"),
+        format!("import \"list\"\nimport \"net\"\nx: net.IPString([for i in {error} {{i}}])"),
+        format!("import \"list\"\nx: and([for i in {error} {{i}}])"),
+        format!("import \"list\"\nx: or([for i in {error} {{i}}])"),
+        format!("import \"list\"\nx: [for i in {error} {{i}}] + [1]"),
+        format!("import \"list\"\nx: [for i in {error} {{i}}] == []"),
+        format!("import \"list\"\nx: [for i in {error} {{i}}][0]"),
+        format!("import \"list\"\nx: [for i in {error} {{i}}][0:0]"),
+        format!("@experiment(try)\nimport \"list\"\nx: {{ try {{ y: [for i in {error} {{i}}][0]? }} }}"),
     ] {
         check_error(&source, "step must be non zero");
     }
     check("x: len([for i in [1, 2] {i}])", r#"{"x":2}"#);
+    check("import \"list\"\nx: list.Sum([for i in [1, 2] {i}])", r#"{"x":3}"#);
+    check("x: [for i in [1, 2] {i}][0:1]", r#"{"x":[1]}"#);
+    check("import \"list\"\nx: list.Concat([[for i in [1, 2] {i}], [3]]) == [1, 2, 3]", r#"{"x":true}"#);
+}
+
+/// List arithmetic is an error since language v0.11 in the official `cue` (whatever the module's language
+/// version); ours used to concatenate, a silent answer where the official tool fails.
+#[test]
+fn list_arithmetic_is_an_error() {
+    for (source, needle) in [
+        ("x: [1] + [2]", "Addition of lists is superseded by list.Concat"),
+        ("x: [...int] + [1]", "Addition of lists is superseded by list.Concat"),
+        ("a: [1]\nx: a + a", "Addition of lists is superseded by list.Concat"),
+        ("x: [1] * 2", "Multiplication of lists is superseded by list.Repeat"),
+        ("x: 2 * [1]", "Multiplication of lists is superseded by list.Repeat"),
+    ] {
+        check_error(source, needle);
+    }
+    check("x: \"ab\" * 2", r#"{"x":"abab"}"#);
+}
+
+/// `&&` and `||` evaluate both operands unless the file enables `@experiment(shortcircuit)`, as in the
+/// official `cue` (checked against v0.18.0-alpha.1): an error or a non-concrete value on the right is reported
+/// even when the left decides. Ours used to skip the right operand: `p.x != _|_ && p.x > 1` with `x` absent
+/// was `false` where the official tool reports `undefined field: x`.
+#[test]
+fn logical_operators_evaluate_both_operands() {
+    for (source, needle) in [
+        ("p: {}\na: p.x != _|_ && p.x > 1", "undefined field: x"),
+        ("p: {}\nif p.x != _|_ && p.x > 1 { a: 1 }\nb: 2", "undefined field: x"),
+        ("a: false && _|_", "explicit error (_|_ literal) in source"),
+        ("a: true || (\"a\" + 1 == 2)", "invalid operands \"a\" and 1 to '+'"),
+        ("i: int\na: false && i", "non-concrete value int in operand to &&"),
+        ("a: false && int", "invalid operand int"),
+        ("a: true && 1", "cannot use 1 (type int) as type bool"),
+    ] {
+        check_error(source, needle);
+    }
+    check("a: false && 1\nb: [1]\nc: false && b\nd: true || 1", r#"{"a":false,"b":[1],"c":false,"d":true}"#);
+    check("x: *false | bool\na: x && true", r#"{"x":false,"a":false}"#);
+    check("@experiment(shortcircuit)\n_i: int\na: false && _i\nb: true || _|_", r#"{"a":false,"b":true}"#);
+}
+
+/// `==` and `!=` over lists and structs need concrete data on both sides: `[1] == [string]` is incomplete in
+/// the official `cue`, where ours said `false`.
+#[test]
+fn comparing_non_concrete_lists_and_structs_is_incomplete() {
+    check_error("x: [1] == [string]", "invalid right-hand value to '==' (type list): 0: incomplete value string");
+    check_error("x: {a: int} != {a: 1}", "invalid left-hand value to '!=' (type struct): a: incomplete value int");
+    check("x: [1] == [1, 2]\ny: {a: 1} == {a: 1}", r#"{"x":false,"y":true}"#);
+}
+
+/// A comprehension whose condition is not concrete inside a definition is decided where the definition is
+/// used with a concrete value (`#A & {environment: "prod"}`), as in the official `cue`. Ours used to make the
+/// definition itself the incomplete error and every use of it failed with `non-concrete value … in operand
+/// to ==`.
+#[test]
+fn comprehensions_over_non_concrete_values_are_decided_where_a_definition_is_used() {
+    let def = "#A: {\n\tenvironment: \"dev\" | \"prod\"\n\tif environment == \"prod\" { pdb: true }\n}\n";
+    check(&format!("{def}a: #A & {{environment: \"prod\"}}"), r#"{"a":{"environment":"prod","pdb":true}}"#);
+    check(&format!("{def}a: #A & {{environment: \"dev\"}}"), r#"{"a":{"environment":"dev"}}"#);
+    let input = "input: environment: \"dev\" | \"prod\"\ninput: environment: \"prod\"\n";
+    check(
+        &format!("{def}{input}a: #A & {{environment: input.environment}}\nb: (#A & {{environment: \"prod\"}}).pdb"),
+        r#"{"input":{"environment":"prod"},"a":{"environment":"prod","pdb":true},"b":true}"#,
+    );
+    // Where the value stays non-concrete, export still fails.
+    check_error("a: {\n\tenvironment: \"dev\" | \"prod\"\n\tif environment == \"prod\" { pdb: true }\n}", "a");
+    check_error(&format!("{def}a: #A\nn: len(a)"), "\"dev\" | \"prod\"");
+}
+
+/// `list.MinItems` on an open list with too few elements is incomplete (the list may still grow), so the
+/// definition that declares `ports: [...#Port] & list.MinItems(1)` is no error, as in the official `cue`;
+/// a closed list with too few elements is.
+#[test]
+fn min_items_on_an_open_list_is_incomplete() {
+    let def = "import \"list\"\n#W: {ports: [...int] & list.MinItems(1)}\n";
+    check(&format!("{def}w: #W & {{ports: [80]}}"), r#"{"w":{"ports":[80]}}"#);
+    check_error(&format!("{def}w: #W & {{ports: []}}"), "len(list) < MinItems(1) (0 < 1)");
+    check_error(&format!("{def}w: #W"), "does not satisfy list.MinItems(1)");
 }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::kinds::{Facts, Kind, classify};
 use super::tools::Run;
 
 /// The error class of a failed run's stderr (`other` when no class matches, `timeout` when it was stopped).
@@ -21,46 +22,42 @@ pub enum Verdict {
         /// Byte-identical stdout.
         exact: bool,
     },
-    /// A divergence, described in one line.
-    Diverge(String),
+    /// A divergence of a kind, described in one line.
+    Diverge(Kind, String),
 }
 
 /// Compares the official run with ours. `json` compares stdout as JSON values (falling back to bytes when
 /// either side is not JSON, e.g. an empty stdout of a failure).
 pub fn compare(official: &Run, ours: &Run, json: bool) -> Verdict {
-    if ours.timed_out && !official.timed_out {
-        return Verdict::Diverge("ours timed out".into());
-    }
-    match (official.ok(), ours.ok()) {
-        (true, false) => {
-            return Verdict::Diverge(format!(
-                "official succeeds, ours fails ({}): {}",
-                error_class(ours),
-                first_line(&ours.stderr)
-            ));
-        }
-        (false, true) => {
-            return Verdict::Diverge(format!(
-                "official fails ({}): {}; ours succeeds",
-                error_class(official),
-                first_line(&official.stderr)
-            ));
-        }
-        (false, false) => {
-            let (theirs, mine) = (error_class(official), error_class(ours));
-            if theirs != mine {
-                return Verdict::Diverge(format!(
-                    "error class differs: official {theirs} ({}), ours {mine} ({})",
-                    first_line(&official.stderr),
-                    first_line(&ours.stderr)
-                ));
-            }
-        }
-        (true, true) => {}
-    }
     let exact = official.stdout == ours.stdout;
-    let same = exact || (json && json_equal(&official.stdout, &ours.stdout));
-    if same { Verdict::Agree { exact } } else { Verdict::Diverge(describe_output_difference(official, ours, json)) }
+    let same_output = exact || (json && json_equal(&official.stdout, &ours.stdout));
+    let (theirs, mine) = (error_class(official), error_class(ours));
+    let facts = Facts { official_ok: official.ok(), ours_ok: ours.ok(), same_output, json, same_class: theirs == mine };
+    match classify(facts) {
+        None => Verdict::Agree { exact },
+        Some(kind) => Verdict::Diverge(kind, describe(kind, official, ours, json)),
+    }
+}
+
+/// One line about a divergence of a kind.
+fn describe(kind: Kind, official: &Run, ours: &Run, json: bool) -> String {
+    match kind {
+        _ if ours.timed_out && !official.timed_out => "ours timed out".into(),
+        Kind::SpuriousReject => {
+            format!("official succeeds, ours fails ({}): {}", error_class(ours), first_line(&ours.stderr))
+        }
+        Kind::SilentAccept => {
+            format!("official fails ({}): {}; ours succeeds", error_class(official), first_line(&official.stderr))
+        }
+        Kind::WrongErrorClass => format!(
+            "error class differs: official {} ({}), ours {} ({})",
+            error_class(official),
+            first_line(&official.stderr),
+            error_class(ours),
+            first_line(&ours.stderr)
+        ),
+        Kind::WrongValue | Kind::OutputDiffers => describe_output_difference(official, ours, json),
+    }
 }
 
 fn json_equal(a: &[u8], b: &[u8]) -> bool {

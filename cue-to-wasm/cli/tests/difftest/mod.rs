@@ -4,4 +4,5 @@ pub mod classes;
 pub mod compare;
 pub mod divergences;
 pub mod generator;
+pub mod kinds;
 pub mod tools;

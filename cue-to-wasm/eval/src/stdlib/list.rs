@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::rc::Rc;
 
 use crate::builtins::{Fail, Func, Res, concrete, f, i64_arg, list_arg, str_list, v};
+use crate::error::ErrorKind;
 use crate::eval::Evaluator;
 use crate::num::Num;
 use crate::ops;
@@ -143,7 +144,7 @@ pub(crate) static LIST: &[Func] = &[
             other => return Err(Fail::Type(1, other, "int")),
         };
         let xs = match concrete(&a[0], 0)? {
-            Value::List(t) => crate::builtins::list_values(ev, t),
+            Value::List(t) => crate::builtins::list_values(ev, t).map_err(Fail::Value)?,
             other => {
                 return Err(Fail::Msg(format!("cannot use value {other} (type {}) as list", other.kinds().name())));
             }
@@ -157,7 +158,7 @@ pub(crate) static LIST: &[Func] = &[
         let mut out = Vec::new();
         for l in lists {
             match ops::default_of(&l) {
-                Value::List(t) => out.extend(crate::builtins::list_values(ev, t)),
+                Value::List(t) => out.extend(crate::builtins::list_values(ev, t).map_err(Fail::Value)?),
                 Value::Bottom(e) => return Err(Fail::Msg(e.message.clone())),
                 other => {
                     let message = format!("cannot use value {other} (type {}) as list", other.kinds().name());
@@ -199,7 +200,21 @@ pub(crate) static LIST: &[Func] = &[
     }),
     v("list.MinItems", 2, Kinds::LIST, |ev, a, _| {
         let xs = list_of(ev, &a[0], 0)?;
-        Ok(Value::Bool(xs.len() as i64 >= i64_arg(&a[1], 1)?))
+        let (count, min) = (xs.len() as i64, i64_arg(&a[1], 1)?);
+        if count >= min {
+            return Ok(Value::Bool(true));
+        }
+        let detail = format!("len(list) < MinItems({min}) ({count} < {min})");
+        // An open list may still get the missing elements: too few is incomplete, as in the official `cue`
+        // (so `ports: [...#Port] & list.MinItems(1)` is no error on the definition that declares it).
+        match ops::default_of(&a[0]) {
+            Value::List(t) if ev.vertices[t].open_list => {
+                let shown = format!("{}", ops::default_of(&a[0]));
+                let message = format!("invalid value {shown} (does not satisfy list.MinItems({min})): {detail}");
+                Err(Fail::Value(Value::error(ErrorKind::Incomplete, message)))
+            }
+            _ => Err(Fail::Msg(detail)),
+        }
     }),
     v("list.MaxItems", 2, Kinds::LIST, |ev, a, _| {
         let xs = list_of(ev, &a[0], 0)?;
@@ -260,7 +275,7 @@ pub(crate) static LIST: &[Func] = &[
 fn sum_items(ev: &mut Evaluator<'_>, a: &Value) -> Result<Vec<Value>, Fail> {
     match concrete(a, 0)? {
         Value::List(t) => {
-            let items = crate::builtins::list_values(ev, t);
+            let items = crate::builtins::list_values(ev, t).map_err(Fail::Value)?;
             let mut out = Vec::new();
             for (j, item) in items.iter().enumerate() {
                 let item = ops::default_of(item);
@@ -287,7 +302,7 @@ fn flatten(ev: &mut Evaluator<'_>, xs: Vec<Value>, depth: i64, out: &mut Vec<Val
     for x in xs {
         match ops::default_of(&x) {
             Value::List(t) if depth != 0 => {
-                let inner = crate::builtins::list_values(ev, t);
+                let inner = crate::builtins::list_values(ev, t).map_err(Fail::Value)?;
                 flatten(ev, inner, depth - 1, out)?;
             }
             other => out.push(other),

@@ -36,7 +36,7 @@ fn ip_of(ev: &mut Evaluator<'_>, x: &Value, i: usize) -> Result<IpAddr, Fail> {
     match concrete(x, i)? {
         Value::Str(text) => parse_addr(&text),
         Value::List(t) => {
-            let items = crate::builtins::list_values(ev, t);
+            let items = crate::builtins::list_values(ev, t).map_err(Fail::Value)?;
             let bytes: Option<Vec<u8>> = items
                 .iter()
                 .map(|v| match ops::default_of(v) {
@@ -340,7 +340,7 @@ pub(crate) static NET: &[Func] = &[
         let host = match concrete(&a[0], 0)? {
             Value::Str(h) => h.to_string(),
             Value::List(t) => {
-                let items = crate::builtins::list_values(ev, t);
+                let items = crate::builtins::list_values(ev, t).map_err(Fail::Value)?;
                 match ip_of(ev, &a[0], 0) {
                     Ok(ip) => show(ip),
                     Err(_) => return Err(Fail::Msg(format!("invalid host {}", list_text(&items)))),

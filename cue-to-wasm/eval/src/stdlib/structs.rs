@@ -8,10 +8,7 @@ use crate::vertex::ArcKind;
 fn field_count(ev: &mut Evaluator<'_>, x: &Value) -> Result<i64, Fail> {
     match concrete(x, 0)? {
         Value::Struct(t) => {
-            let whole = ev.vertex_value(t);
-            if whole.is_bottom() {
-                return Err(Fail::Value(whole));
-            }
+            ev.finished(t).map_err(Fail::Value)?;
             let arcs = &ev.vertices[t].arcs;
             Ok(arcs.iter().filter(|(l, a)| l.is_regular() && a.kind != ArcKind::Optional).count() as i64)
         }
