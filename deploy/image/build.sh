@@ -8,8 +8,8 @@
 # (`crane registry serve` on loopback), then copied to REF (any registry; loopback ones over plain HTTP), saved
 # as a tarball (`kind load image-archive FILE.tar`, `docker load -i FILE.tar`) and/or as an OCI layout. It
 # prints the image digest (sha256:…) on stdout. The layer is reproducible: files sorted, owned by 0:0,
-# modification times 0, fixed modes; the config has no creation time. The same binary and CA bundle give
-# the same digest. --binary takes an already built static binary instead of building one.
+# modification times 0, fixed modes; the config's creation times are the zero time (0001-01-01). The same
+# binary and CA bundle give the same digest. --binary takes an already built static binary instead of building one.
 #
 # Installs what is missing (as root, with apt): musl-tools (musl-gcc, for the C parts of ring, aws-lc and zstd)
 # and ca-certificates; and the rustup target. Cargo's target directory is $CARGO_TARGET_DIR, else target/.
