@@ -98,7 +98,7 @@ PY
 
 install_packages
 [ -n "${binary}" ] || build_binary
-file "${binary}" | grep -q "statically linked" || { echo "${binary} is not a static binary" >&2; exit 1; }
+file "${binary}" | grep -Eq "statically linked|static-pie linked" || { echo "${binary} is not a static binary" >&2; exit 1; }
 version="$("${binary}" --version | awk '{print $2}')"
 crane="${PEQUOD_CRANE_BIN:-$(bash "${repo}/deploy/tools/install-tools.sh" crane)}"
 
