@@ -32,21 +32,27 @@ enum Command {
     Crds,
 }
 
+/// Starts the log on stderr. The operator logs what it does (one line per event, naming the object); the other
+/// commands only warnings. `PEQUOD_LOG` overrides either (e.g. `PEQUOD_LOG=debug`); `pequod run --log-format
+/// json` writes one JSON object per line.
+fn init_logging(command: &Command) {
+    let (default_filter, format) = match command {
+        Command::Run(args) => ("warn,pequod=info,pequod_operator=info", args.log_format()),
+        _ => ("warn", run::LogFormat::Text),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PEQUOD_LOG").unwrap_or_else(|_| default_filter.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        run::LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        run::LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
+}
+
 fn main() -> ExitCode {
     // kube links rustls with `ring`, sigstore with `aws-lc-rs`: choose one for the process before any TLS client.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let command = Cli::parse().command;
-    // The operator logs what it does (one line per event, naming the object); the other commands only
-    // warnings. `PEQUOD_LOG` overrides either (e.g. `PEQUOD_LOG=debug`).
-    let default_filter =
-        if matches!(command, Command::Run(_)) { "warn,pequod=info,pequod_operator=info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PEQUOD_LOG").unwrap_or_else(|_| default_filter.into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(&command);
     let outcome = match command {
         Command::Render(args) => render::run(args),
         Command::Modules => render::list_modules(),

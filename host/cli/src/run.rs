@@ -4,16 +4,41 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use pequod_api::units::{parse_bytes, parse_duration};
-use pequod_operator::{Context, LeaderElection, Options, RunOptions};
+use pequod_operator::{CacheBounds, Context, LeaderElection, Options, RunOptions};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 
 use crate::exit::Failure;
 
+/// How `pequod run` writes its log lines (on stderr).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event (colours when stderr is a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
 /// Arguments of `pequod run`.
 #[derive(Args)]
 pub struct RunArgs {
+    /// Watch and reconcile only this namespace's Transforms and ResourceGraphs (default: every namespace).
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// The kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config, else the in-cluster service
+    /// account).
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    context: Option<String>,
+    /// How log lines are written: `text` or `json`. The level comes from $PEQUOD_LOG (default: info for
+    /// Pequod, warn for libraries).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Where compiled modules are cached (default: $PEQUOD_CACHE_DIR, else ~/.cache/pequod/components).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -61,6 +86,60 @@ pub struct RunArgs {
     /// Transforms act with the operator's own identity, within the built-in target rules.
     #[arg(long, value_name = "NAME")]
     default_service_account: Option<String>,
+    /// The most compiled components kept on disk under --cache-dir, e.g. 256Mi.
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "256Mi")]
+    component_disk_cache: usize,
+    /// The most compiled CUE modules kept on disk under --cache-dir (`cue/`), e.g. 128Mi.
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "128Mi")]
+    cue_disk_cache: usize,
+    /// The most pulled OCI blobs kept on disk under --cache-dir (`blobs/`), e.g. 256Mi.
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "256Mi")]
+    blob_cache: usize,
+    /// The most modules fetched from git kept on disk under --cache-dir (`git/modules/`), e.g. 64Mi.
+    #[arg(long, value_name = "QUANTITY", value_parser = parse_bytes, default_value = "64Mi")]
+    git_module_cache: usize,
+}
+
+impl RunArgs {
+    /// How log lines are to be written.
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
+    /// The operator's cache bounds: the defaults with the disk sizes given on the command line.
+    fn cache_bounds(&self) -> CacheBounds {
+        let mut caches = CacheBounds::default();
+        caches.cue_disk.max_bytes = bytes(self.cue_disk_cache);
+        caches.blobs.max_bytes = bytes(self.blob_cache);
+        caches.git_modules.max_bytes = bytes(self.git_module_cache);
+        caches
+    }
+
+    /// The sandbox's options: the cache directory, the render budget and the component disk cache's size.
+    fn sandbox_options(&self, cache_dir: Option<PathBuf>) -> SandboxOptions {
+        let defaults = SandboxOptions::default();
+        let disk_cache = pequod_sandbox::Bounds { max_bytes: bytes(self.component_disk_cache), ..defaults.disk_cache };
+        SandboxOptions { cache_dir, max_total_memory: Some(self.max_render_memory), disk_cache, ..defaults }
+    }
+}
+
+fn bytes(size: usize) -> u64 {
+    u64::try_from(size).unwrap_or(u64::MAX)
+}
+
+/// The client configuration: the kubeconfig file and context given, else the usual inference (`$KUBECONFIG`,
+/// `~/.kube/config`, the in-cluster service account).
+async fn kube_config(path: Option<&PathBuf>, context: Option<&str>) -> Result<kube::Config, String> {
+    let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
+    match (path, context) {
+        (Some(path), _) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|error| format!("cannot read the kubeconfig {}: {error}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|error| error.to_string())
+        }
+        (None, Some(_)) => kube::Config::from_kubeconfig(&options).await.map_err(|error| error.to_string()),
+        (None, None) => kube::Config::infer().await.map_err(|error| error.to_string()),
+    }
 }
 
 /// Runs the controllers against the cluster of the current kubeconfig (or the in-cluster service account)
@@ -95,6 +174,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         cache_dir: cache_dir.clone(),
         default_service_account: args.default_service_account.clone(),
         readiness_poll_max: args.readiness_poll_max,
+        namespace: args.namespace.clone(),
+        caches: args.cache_bounds(),
         ..Options::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -102,13 +183,19 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .build()
         .map_err(|error| Failure::Io(error.to_string()))?;
     runtime.block_on(async {
-        let unreachable = |error: String| Failure::Io(format!("cannot reach the cluster (check KUBECONFIG): {error}"));
-        let config = kube::Config::infer().await.map_err(|error| unreachable(error.to_string()))?;
+        let unreachable = |error: String| {
+            Failure::Io(format!("cannot reach the cluster (check --kubeconfig, --context or KUBECONFIG): {error}"))
+        };
+        let config = kube_config(args.kubeconfig.as_ref(), args.context.as_deref()).await.map_err(unreachable)?;
         let client = kube::Client::try_from(config.clone()).map_err(|error| unreachable(error.to_string()))?;
         let options = Options { kube_config: Some(config), ..options };
-        let max_total_memory = Some(args.max_render_memory);
-        let sandbox = Sandbox::new(SandboxOptions { cache_dir, max_total_memory, ..SandboxOptions::default() })?;
-        tracing::info!("pequod operator started");
+        let sandbox = Sandbox::new(args.sandbox_options(cache_dir))?;
+        match &args.namespace {
+            Some(namespace) => {
+                tracing::info!(namespace = namespace.as_str(), "pequod operator started, watching one namespace")
+            }
+            None => tracing::info!("pequod operator started, watching every namespace"),
+        }
         let context = Context::with_options(client, sandbox, options);
         pequod_operator::run_with(context, RunOptions { metrics_address, leader_election })
             .await

@@ -24,6 +24,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 pub mod git;
+pub mod helm;
 pub mod registry;
 
 /// Makes `ring` the process's TLS crypto provider. The workspace links rustls with two providers (kube asks for
@@ -115,6 +116,11 @@ impl TestCluster {
     /// The kubeconfig file of the admin user, for `kubectl` and for the operator binary.
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The `kubectl` binary the tests use (ours, or the one on `PATH` for another cluster).
+    pub fn kubectl_path(&self) -> &Path {
+        &self.kubectl
     }
 
     /// A `kubectl` command for this cluster (the admin kubeconfig in `KUBECONFIG`).
