@@ -81,8 +81,8 @@ pub struct Options {
 }
 
 /// The bounds of the operator's caches (the sandbox's compiled components are bounded by its own options).
-/// The defaults fit `deploy/operator.yaml`: the disk caches take at most 448 MiB of its 1 GiB cache volume
-/// (with the sandbox's 256 MiB of components, 704 MiB, leaving room for a git fetch's scratch repository), and
+/// The defaults fit `deploy/operator.yaml`: the disk caches take at most 448 MiB of its 960 MiB cache volume
+/// (with the sandbox's 256 MiB of components, 704 MiB, leaving 256 MiB for git fetches' scratch), and
 /// the memory caches at most 128 MiB of its 1 GiB memory limit next to the 512 MiB render budget (with the
 /// sandbox's 128 MiB of compiled components, 256 MiB).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
