@@ -20,5 +20,5 @@ async fn the_crds_install_without_warnings() {
     assert!(output.status.success(), "{stderr}");
     assert!(!stderr.contains("Warning"), "the API server warned:\n{stderr}");
     let text = std::fs::read_to_string(&crds).unwrap();
-    assert_eq!(text.matches("x-kubernetes-list-type: map").count(), 2, "Transform and ResourceGraph conditions");
+    assert_eq!(text.matches("x-kubernetes-list-type: map").count(), 3, "the conditions of all three resources");
 }
