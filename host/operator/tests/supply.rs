@@ -357,9 +357,13 @@ async fn git_sources_under_isolation() {
     apply(&client, &owner, "no-policy", from("bound")).await;
     let message = refused(&client, &owner, "no-policy", "Verified", "UntrustedSource").await;
     assert!(message.contains("loopback") && message.contains("trust.allowedHosts"), "{message}");
+    assert_eq!(server.requests(), before, "no request reached the git server");
+    // Once a policy lists it, the refused Transform is fetched at once (the operator watches policies).
     for namespace in [&owner, &other] {
         set_policy(&client, namespace, json!({"trust": {"allowedHosts": [host]}})).await;
     }
+    ready(&client, &owner, "no-policy").await;
+    let before = server.requests();
 
     // Credentials bound to another host, or to none, are not sent.
     apply(&client, &owner, "foreign", from("elsewhere")).await;
