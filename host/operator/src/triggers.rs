@@ -13,17 +13,47 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 use pequod_api::{PlatformPolicy, SourceType, Transform};
 
-/// Maps a change of a PlatformPolicy's spec (a new generation; its status changing is not one) to every
-/// Transform the operator knows.
+/// Maps a change of a PlatformPolicy's spec (a new generation; its status changing is not one) to the
+/// Transforms it applied to before or applies to now: those of the namespaces it names, or every one when
+/// it selects namespaces by label or applies to all.
 pub(crate) fn on_policy_change(store: Store<Transform>) -> impl Fn(PlatformPolicy) -> Vec<ObjectRef<Transform>> {
-    let seen: Mutex<HashMap<String, Option<i64>>> = Mutex::default();
+    let seen: Mutex<HashMap<String, (Option<i64>, Reach)>> = Mutex::default();
     move |policy| {
-        let generation = policy.metadata.generation;
-        let before = seen.lock().unwrap_or_else(PoisonError::into_inner).insert(policy.name_any(), generation);
-        if before == Some(generation) {
+        let now = (policy.metadata.generation, reach(&policy));
+        let before = seen.lock().unwrap_or_else(PoisonError::into_inner).insert(policy.name_any(), now.clone());
+        if before.as_ref().is_some_and(|(generation, _)| *generation == now.0) {
             return Vec::new();
         }
-        store.state().iter().map(|transform| ObjectRef::from_obj(&**transform)).collect()
+        let touched = |t: &Transform| {
+            let namespace = t.namespace().unwrap_or_default();
+            now.1.covers(&namespace) || before.as_ref().is_some_and(|(_, reach)| reach.covers(&namespace))
+        };
+        store.state().iter().filter(|t| touched(t)).map(|t| ObjectRef::from_obj(&**t)).collect()
+    }
+}
+
+/// Which namespaces a policy can apply to, as far as its spec alone tells.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Every namespace, or those its label selector picks (which labels alone decide).
+    Any,
+    /// Only these.
+    Named(Vec<String>),
+}
+
+impl Reach {
+    fn covers(&self, namespace: &str) -> bool {
+        match self {
+            Reach::Any => true,
+            Reach::Named(names) => names.iter().any(|name| name == namespace),
+        }
+    }
+}
+
+fn reach(policy: &PlatformPolicy) -> Reach {
+    match (&policy.spec.namespace_selector, policy.spec.namespaces.is_empty()) {
+        (None, false) => Reach::Named(policy.spec.namespaces.clone()),
+        _ => Reach::Any,
     }
 }
 
@@ -82,5 +112,19 @@ mod tests {
         let names: Vec<String> = users(&transforms, "a", "module").into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["uses", "also"]);
         assert!(users(&transforms, "c", "module").is_empty());
+    }
+
+    #[test]
+    fn a_policy_reaches_the_namespaces_it_names_or_all() {
+        let policy = |spec: serde_json::Value| -> PlatformPolicy {
+            serde_json::from_value(serde_json::json!({"apiVersion": "platform.pequod.io/v1alpha1",
+                "kind": "PlatformPolicy", "metadata": {"name": "p"}, "spec": spec}))
+            .unwrap()
+        };
+        let named = reach(&policy(serde_json::json!({"namespaces": ["a", "b"]})));
+        assert!(named.covers("a") && named.covers("b") && !named.covers("c"));
+        assert_eq!(reach(&policy(serde_json::json!({}))), Reach::Any);
+        let selector = serde_json::json!({"namespaces": ["a"], "namespaceSelector": {"matchLabels": {"x": "y"}}});
+        assert_eq!(reach(&policy(selector)), Reach::Any, "labels may pick any namespace");
     }
 }
