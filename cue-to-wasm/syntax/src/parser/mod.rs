@@ -21,13 +21,17 @@ pub(crate) struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     errors: Vec<SyntaxError>,
+    /// The byte range from the last error's start to the end of its line, and how many errors there were
+    /// when it was computed: errors within it are not reported. Computed once per reported error, so a long
+    /// line costs linear time, not quadratic.
+    last_error_line: (usize, std::ops::Range<usize>),
     depth: u32,
 }
 
 impl<'a> Parser<'a> {
     /// Creates a parser over tokens that end with `Eof`.
     pub(crate) fn new(src: &'a str, tokens: Vec<Token>) -> Parser<'a> {
-        Parser { src, tokens, pos: 0, errors: Vec::new(), depth: 0 }
+        Parser { src, tokens, pos: 0, errors: Vec::new(), last_error_line: (0, 0..0), depth: 0 }
     }
 
     /// Returns the errors found so far.
@@ -97,13 +101,21 @@ impl<'a> Parser<'a> {
 
     /// Records an error unless one was already reported on the same line (like the official tool).
     fn error(&mut self, span: Span, message: impl Into<String>) {
-        if let Some(last) = self.errors.last() {
-            let (a, b) = (last.span.start as usize, span.start as usize);
-            if a <= b && !self.src.as_bytes()[a..b.min(self.src.len())].contains(&b'\n') {
-                return;
-            }
+        if self.last_error_line.0 != self.errors.len()
+            && let Some(last) = self.errors.last()
+        {
+            self.last_error_line = (self.errors.len(), self.rest_of_line(last.span.start as usize));
+        }
+        if !self.errors.is_empty() && self.last_error_line.1.contains(&(span.start as usize)) {
+            return;
         }
         self.errors.push(SyntaxError::new(span, message));
+    }
+
+    /// The bytes from `start` to the end of its line, the newline included (to one past the end at the end).
+    fn rest_of_line(&self, start: usize) -> std::ops::Range<usize> {
+        let rest = self.src.as_bytes().get(start..).unwrap_or_default();
+        start..rest.iter().position(|&byte| byte == b'\n').map_or(self.src.len() + 1, |offset| start + offset + 1)
     }
 
     /// Describes the current token like the official tool: `'}'`, `'EOF'`, `newline`, `'IDENT' x`.
