@@ -4,9 +4,10 @@
 #   operator.yaml          everything but the two files below
 #   tenant-role.yaml       templates/tenant-role.yaml
 #   admission-policy.yaml  templates/admission-policy.yaml
+#   baseline-policy.yaml   templates/platformpolicy.yaml (the baseline PlatformPolicy)
 # and copies crds/pequod.yaml into the chart's crds/. Run it after changing the chart or the CRDs:
 #   bash deploy/generate.sh            # rewrites deploy/*.yaml and deploy/chart/crds/pequod.yaml
-#   bash deploy/generate.sh DIR        # writes the three manifests into DIR instead (what the tests compare)
+#   bash deploy/generate.sh DIR        # writes the four manifests into DIR instead (what the tests compare)
 # Uses $PEQUOD_HELM_BIN, else the helm that deploy/tools/install-tools.sh builds (and caches).
 set -euo pipefail
 deploy="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,12 +28,15 @@ printf '%s\n%s\n' '# Pequod operator: namespace, service account, RBAC, a harden
   "${generated}" >"${out}/operator.yaml"
 printf '%s\n' "${generated}" >"${out}/tenant-role.yaml"
 printf '%s\n' "${generated}" >"${out}/admission-policy.yaml"
+printf '%s\n%s\n' "${generated}" "# Apply it after the CRDs; add your platform team's cosign public key to trust.publicKeys." \
+  >"${out}/baseline-policy.yaml"
 # Each document starts with `---` and `# Source: pequod/templates/<file>`; the file decides where it goes.
 awk -v out="${out}" '
   /^---$/ { held = $0; next }
   /^# Source: / {
     file = $3; sub(/^.*\/templates\//, "", file)
     if (file == "tenant-role.yaml" || file == "admission-policy.yaml") target = out "/" file
+    else if (file == "platformpolicy.yaml") target = out "/baseline-policy.yaml"
     else target = out "/operator.yaml"
   }
   held != "" { print held >> target; held = "" }

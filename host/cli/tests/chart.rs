@@ -150,9 +150,13 @@ fn default_values_render_the_hardened_operator_with_leader_election() {
     ] {
         find(&documents, kind, name);
     }
-    for absent in ["ServiceMonitor", "PlatformPolicy", "Namespace"] {
+    for absent in ["ServiceMonitor", "Namespace"] {
         assert!(!has_kind(&documents, absent), "{absent} rendered by default: {:?}", kinds(&documents));
     }
+    // The baseline PlatformPolicy: embedded and signed OCI modules only.
+    let trust = &find(&documents, "PlatformPolicy", "baseline")["spec"]["trust"];
+    assert_eq!(trust["requireSignatures"], true, "{trust:?}");
+    assert_eq!(trust["allowedSources"], serde_yaml::from_str::<Value>("[embedded, oci]").unwrap(), "{trust:?}");
     // Impersonation mode: the operator may impersonate ServiceAccounts and only read the objects it manages.
     let role = find(&documents, "ClusterRole", "pequod");
     assert!(serde_yaml::to_string(role).unwrap().contains("impersonate"));
@@ -232,7 +236,7 @@ fn the_plain_manifests_and_the_charts_crds_are_generated() {
         .arg(scratch.path())
         .env("PEQUOD_HELM_BIN", &helm));
     assert!(output.status.success(), "deploy/generate.sh failed: {}", text(&output.stderr));
-    for file in ["operator.yaml", "tenant-role.yaml", "admission-policy.yaml"] {
+    for file in ["operator.yaml", "tenant-role.yaml", "admission-policy.yaml", "baseline-policy.yaml"] {
         let generated = std::fs::read_to_string(scratch.path().join(file)).unwrap();
         let committed = std::fs::read_to_string(repository().join("deploy").join(file)).unwrap();
         assert!(

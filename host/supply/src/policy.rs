@@ -43,7 +43,9 @@ impl TrustPolicy {
     pub fn keys(&self) -> Result<Vec<PublicKey>, SupplyError> {
         if self.require_signatures && self.public_keys.is_empty() {
             return Err(SupplyError::PolicyInvalid(
-                "requireSignatures is set but publicKeys is empty, so no module can be trusted".to_owned(),
+                "trust.requireSignatures is set but no PlatformPolicy lists trust.publicKeys, so no OCI module can be \
+                 trusted; add the cosign public key (PEM) that signs your modules to trust.publicKeys"
+                    .to_owned(),
             ));
         }
         self.public_keys
