@@ -3,6 +3,7 @@
 mod exit;
 mod module;
 mod output;
+mod progress;
 mod render;
 mod run;
 
@@ -30,6 +31,12 @@ enum Command {
     Module(module::ModuleArgs),
     /// Print the CustomResourceDefinitions of Pequod's resources (YAML), e.g. for `kubectl apply -f -`.
     Crds,
+    /// Print a shell completion script, e.g. `source <(pequod completion bash)`, or
+    /// `pequod completion zsh > "${fpath[1]}/_pequod"`.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Starts the log on stderr. The operator logs what it does (one line per event, naming the object); the other
@@ -63,6 +70,15 @@ fn main() -> ExitCode {
             {
                 print!("{}", pequod_api::crds_yaml());
             }
+            Ok(())
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "pequod",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     };

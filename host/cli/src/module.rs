@@ -297,7 +297,8 @@ async fn push(args: PushArgs) -> Result<(), ModuleFailure> {
     };
     let artifact = ModuleArtifact::build(&wasm, &metadata, args.source.as_deref())?;
     let registry = Registry::new(registry_options(&args.registry, &reference)?);
-    let digest = registry.push(&reference, &artifact).await?;
+    let digest =
+        crate::progress::step(format!("pushing {}", reference.whole()), registry.push(&reference, &artifact)).await?;
     eprintln!("pushed {} ({} bytes of component)", reference.whole(), wasm.len());
     println!("{digest}");
     Ok(())
@@ -322,6 +323,7 @@ async fn fetch(
     let parsed = parse_reference(reference)?;
     let options = registry_options(flags, &parsed)?;
     let public_keys = read_keys(keys)?;
+    let _step = crate::progress::Step::start(format!("pulling {reference}"));
     if public_keys.is_empty() {
         let registry = Registry::new(options);
         let digest = registry.resolve(&parsed).await?;
@@ -475,7 +477,8 @@ async fn compile(source: pequod_cue_compile::ModuleSource, name: &str) -> Result
     if let Some(directory) = crate::render::default_cache_dir() {
         compiler = compiler.with_cache_dir(directory.join("cue"));
     }
-    let wasm = compiler.compile(&source, &CompileLimits::default()).await;
+    let limits = CompileLimits::default();
+    let wasm = crate::progress::step(format!("compiling {name} from CUE"), compiler.compile(&source, &limits)).await;
     wasm.map(|wasm| wasm.to_vec()).map_err(|error| ModuleFailure::Local(format!("{name} does not compile: {error}")))
 }
 
@@ -488,7 +491,10 @@ async fn info(args: InfoArgs) -> Result<(), ModuleFailure> {
     };
     let local = |error: &dyn std::fmt::Display| ModuleFailure::Local(format!("{}: {error}", args.module));
     let sandbox = pequod_sandbox::Sandbox::new(options).map_err(|e| local(&e))?;
-    let module = sandbox.load(&wasm).map_err(|e| local(&e))?;
+    let module = {
+        let _step = crate::progress::Step::start(format!("loading {} into the sandbox", args.module));
+        sandbox.load(&wasm).map_err(|e| local(&e))?
+    };
     let found = sandbox.info(&module, &pequod_sandbox::SandboxLimits::default()).await.map_err(|e| local(&e))?;
     let report = serde_json::json!({
         "name": found.name, "version": found.version, "digest": module.digest().to_string(),

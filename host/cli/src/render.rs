@@ -99,7 +99,10 @@ pub fn run(args: RenderArgs) -> Result<(), Failure> {
     };
     // One render: no process-wide memory budget beyond its own limit.
     let sandbox = Sandbox::new(SandboxOptions { cache_dir, max_total_memory: None, ..SandboxOptions::default() })?;
-    let module = sandbox.load(&wasm)?;
+    let module = {
+        let _step = crate::progress::Step::start(format!("loading {module_name} into the sandbox"));
+        sandbox.load(&wasm)?
+    };
     let context = render_context(&transform, Default::default(), Default::default());
     let rendered =
         runtime.block_on(sandbox.render(&module, &transform.spec.input, &context, &limits)).map_err(|error| {
@@ -194,8 +197,8 @@ async fn resolve_module(
     if let Some(directory) = cache_dir {
         compiler = compiler.with_cache_dir(directory.join("cue"));
     }
-    let wasm = compiler
-        .compile(&ModuleSource::Sources(sources), &CompileLimits::default())
+    let (source, limits) = (ModuleSource::Sources(sources), CompileLimits::default());
+    let wasm = crate::progress::step(format!("compiling {name} from CUE"), compiler.compile(&source, &limits))
         .await
         .map_err(|error| Failure::Source(format!("the {name} does not compile: {error}")))?;
     Ok((wasm.to_vec(), name))

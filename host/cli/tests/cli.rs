@@ -202,3 +202,59 @@ fn render_stdin(transform: &str) -> Output {
     child.stdin.take().unwrap().write_all(transform.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
+
+#[test]
+fn completion_scripts_complete_the_commands() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let output = pequod(&["completion", shell]);
+        assert!(output.status.success(), "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        for command in ["render", "module", "run", "completion"] {
+            assert!(script.contains(command), "{shell}: the script does not know {command}");
+        }
+    }
+    // The bash script, sourced by a real bash, completes `pequod mod` to the two commands starting so.
+    let script = stdout(&pequod(&["completion", "bash"]));
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{script}\nCOMP_WORDS=(pequod mod); COMP_CWORD=1; _pequod pequod mod pequod; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        ))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut completions: Vec<String> = stdout(&output).lines().map(str::to_owned).collect();
+    completions.sort();
+    assert_eq!(completions, ["module", "modules"]);
+    let unknown = pequod(&["completion", "tcsh"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("bash"), "the error lists the shells: {}", stderr(&unknown));
+}
+
+#[test]
+fn compiling_a_module_shows_progress_on_a_terminal_only() {
+    // A cache of its own, so the module is compiled (seconds) rather than found.
+    let cache = tempfile::tempdir().unwrap();
+    let transform = example("webservice.yaml");
+    let piped = Command::new(env!("CARGO_BIN_EXE_pequod"))
+        .args(["render", transform.to_str().unwrap()])
+        .env("PEQUOD_CACHE_DIR", cache.path())
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert!(stderr(&piped).starts_with("rendered "), "piped stderr has no progress line: {:?}", stderr(&piped));
+
+    // On a terminal (`script` gives the command one), the step is named while it runs.
+    let cache = tempfile::tempdir().unwrap();
+    let command = format!("{} render {} >/dev/null", env!("CARGO_BIN_EXE_pequod"), transform.display());
+    let terminal = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env("PEQUOD_CACHE_DIR", cache.path())
+        .env("TERM", "xterm")
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(terminal.status.success(), "{}", stdout(&terminal));
+    let screen = stdout(&terminal);
+    assert!(screen.contains("compiling webservice from CUE"), "no progress line on the terminal: {screen:?}");
+    assert!(screen.contains("rendered "), "{screen:?}");
+}
