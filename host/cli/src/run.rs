@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use pequod_api::units::{parse_bytes, parse_duration};
-use pequod_operator::{CacheBounds, Context, LeaderElection, Options, RunOptions};
+use pequod_operator::{CacheBounds, Context, LeaderElection, Options, RunOptions, Sharding};
 use pequod_sandbox::{Sandbox, SandboxOptions};
 
 use crate::exit::Failure;
@@ -42,6 +42,15 @@ pub struct RunArgs {
     /// Where compiled modules are cached (default: $PEQUOD_CACHE_DIR, else ~/.cache/pequod/components).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Reconcile only the Transforms labelled `platform.pequod.io/shard=<NAME>` (one operator Deployment per
+    /// shard; each elects its own leader on the Lease `<leader-election-id>-shard-<NAME>`).
+    #[arg(long, value_name = "NAME", conflicts_with = "shards")]
+    shard: Option<String>,
+    /// This is the main operator of a sharded installation, with shards of these names: it reconciles the
+    /// Transforms without the shard label and reports (metric `pequod_unassigned_transforms`, Event
+    /// `NoShard`) those whose label names none of these shards.
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    shards: Vec<String>,
     /// Address of the /healthz, /readyz and /metrics endpoints; `off` serves none.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     metrics_bind_address: String,
@@ -101,6 +110,15 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// Which Transforms this operator reconciles.
+    fn sharding(&self) -> Sharding {
+        match (&self.shard, self.shards.is_empty()) {
+            (Some(name), _) => Sharding::Shard(name.clone()),
+            (None, false) => Sharding::Main(self.shards.clone()),
+            (None, true) => Sharding::Off,
+        }
+    }
+
     /// How log lines are to be written.
     pub fn log_format(&self) -> LogFormat {
         self.log_format
@@ -151,6 +169,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             Failure::Io(format!("--metrics-bind-address {address:?} is not an address like 0.0.0.0:8080: {error}"))
         })?),
     };
+    let sharding = args.sharding();
+    sharding.validate().map_err(|error| Failure::Io(format!("--shard/--shards: {error}")))?;
     let leader_election = args.leader_elect.then(|| {
         let namespace = args.leader_election_namespace.clone().unwrap_or_else(default_namespace);
         let identity = std::env::var("POD_NAME")
@@ -160,7 +180,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             lease_duration: args.leader_election_lease_duration,
             renew_deadline: args.leader_election_renew_deadline,
             retry_period: args.leader_election_retry_period,
-            ..LeaderElection::new(namespace, args.leader_election_id.clone(), identity)
+            ..LeaderElection::new(namespace, sharding.lease_name(&args.leader_election_id), identity)
         }
     });
     if let Some(election) = &leader_election {
@@ -176,6 +196,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         readiness_poll_max: args.readiness_poll_max,
         namespace: args.namespace.clone(),
         caches: args.cache_bounds(),
+        sharding,
         ..Options::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -213,6 +213,30 @@ fn custom_values_change_what_they_say() {
 }
 
 #[test]
+fn shards_get_a_deployment_and_a_disruption_budget_each() {
+    let Some(helm) = helm_or_skip("shards_get_a_deployment_and_a_disruption_budget_each") else { return };
+    let documents = template(&helm, &["--set", "sharding.shards={blue,green}"]);
+    let main = find(&documents, "Deployment", "pequod");
+    assert!(arguments(main).iter().any(|arg| arg == "--shards=blue,green"), "{:?}", arguments(main));
+    let mut selectors = vec![main["spec"]["selector"].clone()];
+    for shard in ["blue", "green"] {
+        let deployment = find(&documents, "Deployment", &format!("pequod-shard-{shard}"));
+        let args = arguments(deployment);
+        assert!(args.iter().any(|arg| *arg == format!("--shard={shard}")), "{args:?}");
+        assert!(args.iter().any(|arg| arg == "--leader-elect") && !args.iter().any(|a| a.starts_with("--shards")));
+        let selector = &deployment["spec"]["selector"];
+        assert_eq!(selector["matchLabels"]["app.kubernetes.io/component"].as_str(), Some(&*format!("shard-{shard}")));
+        let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+        assert_eq!(pod_labels["app.kubernetes.io/component"], selector["matchLabels"]["app.kubernetes.io/component"]);
+        let budget = find(&documents, "PodDisruptionBudget", &format!("pequod-shard-{shard}"));
+        assert_eq!(&budget["spec"]["selector"], selector);
+        selectors.push(selector.clone());
+    }
+    selectors.dedup();
+    assert_eq!(selectors.len(), 3, "every Deployment selects its own pods: {selectors:?}");
+}
+
+#[test]
 fn values_that_cannot_work_are_refused_with_a_reason() {
     let Some(helm) = helm_or_skip("values_that_cannot_work_are_refused_with_a_reason") else { return };
     let chart = chart_dir();
@@ -220,6 +244,8 @@ fn values_that_cannot_work_are_refused_with_a_reason() {
         ("leaderElection.enabled=false", "replicaCount above 1 needs leaderElection.enabled"),
         ("log.format=yaml", "log.format must be text or json"),
         ("metrics.serviceMonitor.enabled=true,metrics.service.enabled=false", "needs metrics.service.enabled"),
+        ("sharding.shards={Blue}", "is not a shard name"),
+        ("sharding.shards={blue,blue}", "lists a shard twice"),
     ] {
         let output = run(Command::new(&helm).args(["template", "pequod", chart.to_str().unwrap(), "--set", values]));
         assert!(!output.status.success(), "--set {values} rendered");

@@ -24,6 +24,7 @@ mod policy_status;
 mod prune;
 mod readiness;
 mod server;
+mod shard;
 mod source;
 mod step;
 mod transform;
@@ -50,6 +51,7 @@ use pequod_sandbox::Sandbox;
 pub use crate::error::Error;
 pub use crate::leader::{LeaderElection, LeadershipLost, lead};
 pub use crate::metrics::Metrics;
+pub use crate::shard::{NO_SHARD_REASON, SHARD_LABEL, Sharding};
 
 /// Settings of the controllers.
 #[derive(Clone, Debug)]
@@ -78,6 +80,8 @@ pub struct Options {
     pub readiness_poll_max: std::time::Duration,
     /// How much each of the operator's caches may hold.
     pub caches: CacheBounds,
+    /// Which Transforms this operator reconciles when several operator Deployments split them.
+    pub sharding: Sharding,
 }
 
 /// The bounds of the operator's caches (the sandbox's compiled components are bounded by its own options).
@@ -130,6 +134,7 @@ impl Default for Options {
             default_service_account: None,
             readiness_poll_max: std::time::Duration::from_secs(60),
             caches: CacheBounds::default(),
+            sharding: Sharding::Off,
         }
     }
 }
@@ -358,6 +363,7 @@ pub async fn run(context: Arc<Context>) {
         None => (Api::all(context.client.clone()), Api::all(context.client.clone())),
     };
     let config = ControllerConfig::default().concurrency(context.options.concurrency);
+    let watch = shard::watcher_config(&context.options.sharding);
     let checker = Arc::clone(&context);
     tokio::spawn(async move {
         // Keep /readyz truthful while the CRDs get installed or the API server comes back.
@@ -366,8 +372,7 @@ pub async fn run(context: Arc<Context>) {
             tokio::time::sleep(std::time::Duration::from_secs(10)).await;
         }
     });
-    let transform_controller =
-        Controller::new(transforms, WatcherConfig::default()).owns(graphs.clone(), WatcherConfig::default());
+    let transform_controller = Controller::new(transforms, watch.clone()).owns(graphs.clone(), watch.clone());
     let store = transform_controller.store();
     let policies: Api<pequod_api::PlatformPolicy> = Api::all(context.client.clone());
     let modules =
@@ -389,7 +394,7 @@ pub async fn run(context: Arc<Context>) {
         });
     let policy_context = Arc::clone(&context);
     let triggers = context.drift_triggers.lock().expect("drift lock").take();
-    let mut graph_controller = Controller::new(graphs, WatcherConfig::default()).with_config(config);
+    let mut graph_controller = Controller::new(graphs, watch).with_config(config);
     if let Some(triggers) = triggers {
         graph_controller = graph_controller.reconcile_on(triggers);
     }
@@ -401,9 +406,10 @@ pub async fn run(context: Arc<Context>) {
                 tracing::debug!(%error, "resource graph reconcile ended with an error");
             }
         });
+    let unassigned = shard::report_unassigned(Arc::clone(&policy_context));
     let policies = async move {
-        // A namespace-scoped operator sees too little to report on cluster-wide policies.
-        if policy_context.options.namespace.is_some() {
+        // A namespace-scoped operator, or a shard, sees too little to report on cluster-wide policies.
+        if policy_context.options.namespace.is_some() || !policy_context.options.sharding.reports_cluster_state() {
             return;
         }
         Controller::new(
@@ -415,7 +421,7 @@ pub async fn run(context: Arc<Context>) {
         .for_each(|_| async {})
         .await;
     };
-    futures::join!(transform_controller, graph_controller, policies);
+    futures::join!(transform_controller, graph_controller, policies, unassigned);
 }
 
 /// What a reconciler returns, boxed so that the timing wrapper has one type.

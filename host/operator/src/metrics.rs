@@ -172,6 +172,7 @@ pub struct Metrics {
     managed_objects: Family<GraphLabels, Gauge>,
     node_states: Family<NodeStateLabels, Gauge>,
     sources: Family<ResultLabels, Counter>,
+    unassigned: Gauge,
     caches: Vec<CacheMetrics>,
     renders_done: AtomicU64,
 }
@@ -236,6 +237,12 @@ impl Metrics {
             "Module source resolutions by result (ok, or the condition reason)",
             sources.clone(),
         );
+        let unassigned = Gauge::default();
+        registry.register(
+            "unassigned_transforms",
+            "Transforms whose shard label names no shard, so no operator reconciles them (main operator only)",
+            unassigned.clone(),
+        );
         let caches = CacheKind::ALL.into_iter().map(|kind| CacheMetrics::register(&mut registry, kind)).collect();
         Self {
             registry,
@@ -250,6 +257,7 @@ impl Metrics {
             managed_objects,
             node_states,
             sources,
+            unassigned,
             caches,
             renders_done: AtomicU64::new(0),
         }
@@ -260,6 +268,11 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
+    }
+
+    /// Sets how many Transforms no shard reconciles.
+    pub(crate) fn unassigned_transforms(&self, count: usize) {
+        self.unassigned.set(count as i64);
     }
 
     /// Counts a reconcile that took `elapsed` and whether it failed with `error` (a short label).

@@ -491,6 +491,7 @@ async fn hand_over(
     let name = transform.name_any();
     let mut resource_graph = ResourceGraph::new(&name, spec);
     resource_graph.metadata.owner_references = transform.controller_owner_ref(&()).map(|owner| vec![owner]);
+    crate::shard::label_graph(transform, &mut resource_graph.metadata);
     let applied =
         graphs.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&resource_graph)).await?;
     // A status the executor wrote for an older generation of the graph says nothing about this one.

@@ -47,6 +47,20 @@ impl Operator {
         Self { context, task }
     }
 
+    /// An operator that reconciles only while it holds the leader Lease of `election`.
+    pub fn start_leading(client: Client, options: Options, election: pequod_operator::LeaderElection) -> Self {
+        let sandbox = Sandbox::new(SandboxOptions::default()).expect("sandbox");
+        let context = Context::with_options(client, sandbox, options);
+        let run_options = pequod_operator::RunOptions { metrics_address: None, leader_election: Some(election) };
+        let task = tokio::spawn({
+            let context = Arc::clone(&context);
+            async move {
+                let _ = pequod_operator::run_with(context, run_options).await;
+            }
+        });
+        Self { context, task }
+    }
+
     /// Stops the operator abruptly, as a crash or a rescheduled pod would.
     pub async fn kill(mut self) {
         self.task.abort();
