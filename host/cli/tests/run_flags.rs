@@ -139,4 +139,16 @@ fn run_explains_a_kubeconfig_or_context_it_cannot_use() {
 
     let output = run(&["--log-format", "yaml"]);
     assert_eq!(output.status.code(), Some(2), "clap refuses an unknown log format");
+
+    // Shard names are label values, listed once; a shard is not also the main operator.
+    for (arguments, expected) in
+        [(&["--shard", "Blue Team"][..], "not a label value"), (&["--shards", "blue,blue"][..], "listed twice")]
+    {
+        let output = run(arguments);
+        assert_eq!(output.status.code(), Some(1), "{arguments:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("--shard") && stderr.contains(expected), "{arguments:?}: {stderr}");
+    }
+    let output = run(&["--shard", "blue", "--shards", "blue,green"]);
+    assert_eq!(output.status.code(), Some(2), "clap refuses --shard with --shards");
 }
