@@ -120,13 +120,14 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
             return Ok(Action::requeue(UNVERIFIED));
         }
     }
-    let policy = match crate::policy::for_namespace(&context.client, namespace).await {
+    let policy = match crate::policy::for_namespace(context, namespace).await {
         Ok(policy) => policy,
         Err(crate::policy::PolicyError::Unavailable(error)) => return Err(error.into()),
         Err(crate::policy::PolicyError::Invalid(message)) => {
             refuse(graph, namespace, context, "InvalidPolicy", message).await?;
             return Ok(Action::requeue(RESYNC));
         }
+        Err(error @ crate::policy::PolicyError::NotYetListed) => return Err(Error::Invalid(error.to_string())),
     };
     let client = match client_for(graph, namespace, context) {
         Ok(client) => client,
@@ -639,8 +640,7 @@ async fn cleanup(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
         return Ok(Action::await_change());
     }
     forget_owner(graph, namespace, context);
-    let policy =
-        crate::policy::for_namespace(&context.client, namespace).await.map_err(|e| Error::Invalid(e.to_string()))?;
+    let policy = crate::policy::for_namespace(context, namespace).await.map_err(|e| Error::Invalid(e.to_string()))?;
     let client = client_for(graph, namespace, context)?;
     let graph_key = format!("{namespace}/{}", graph.name_any());
     let target = Target { graph, graph_key: &graph_key, namespace, client: &client, policy: &policy };

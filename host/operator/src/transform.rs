@@ -135,15 +135,12 @@ impl<'a> Stages<'a> {
     }
 
     async fn policy(&mut self) -> Result<EffectivePolicy, Stopped> {
-        match crate::policy::for_namespace(&self.context.client, self.namespace).await {
+        match crate::policy::for_namespace(self.context, self.namespace).await {
             Ok(policy) => Ok(policy),
-            Err(PolicyError::Unavailable(error)) => {
-                let message = format!("cannot read PlatformPolicies: {error}");
-                Err(Stopped { reason: "PolicyUnavailable", message, transient: true })
-            }
             Err(PolicyError::Invalid(message)) => {
                 Err(self.condition(ConditionType::SourceReady, false, "InvalidPolicy", message).unwrap_err())
             }
+            Err(error) => Err(Stopped { reason: "PolicyUnavailable", message: error.to_string(), transient: true }),
         }
     }
 
@@ -492,11 +489,29 @@ async fn hand_over(
     let mut resource_graph = ResourceGraph::new(&name, spec);
     resource_graph.metadata.owner_references = transform.controller_owner_ref(&()).map(|owner| vec![owner]);
     crate::shard::label_graph(transform, &mut resource_graph.metadata);
-    let applied =
-        graphs.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&resource_graph)).await?;
+    let watched = context.watched_graph(namespace, &name);
+    let applied = match watched.filter(|watched| already_written(watched, &resource_graph)) {
+        // What the graph watch last saw is what would be written: no request (a Transform is reconciled
+        // again at every change of its graph's status).
+        Some(watched) => (*watched).clone(),
+        None => graphs.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&resource_graph)).await?,
+    };
     // A status the executor wrote for an older generation of the graph says nothing about this one.
     let current = applied.metadata.generation;
     Ok(applied.status.filter(|status| current.is_none() || status.observed_generation == current))
+}
+
+/// Whether `watched` (the ResourceGraph as the watch last saw it) already has what `wanted` would write: the
+/// same spec, owner and shard label, and it is not being deleted.
+fn already_written(watched: &ResourceGraph, wanted: &ResourceGraph) -> bool {
+    let label = |graph: &ResourceGraph| {
+        graph.metadata.labels.as_ref().and_then(|labels| labels.get(crate::shard::SHARD_LABEL)).cloned()
+    };
+    let owners = watched.metadata.owner_references.as_deref().unwrap_or_default();
+    watched.metadata.deletion_timestamp.is_none()
+        && serde_json::to_value(&watched.spec).ok() == serde_json::to_value(&wanted.spec).ok()
+        && wanted.metadata.owner_references.as_deref().unwrap_or_default().iter().all(|owner| owners.contains(owner))
+        && label(watched) == label(wanted)
 }
 
 /// Sets `Ready` and the node summary from the ResourceGraph's progress.

@@ -3,7 +3,7 @@
 //! such changes would wait for the periodic resync.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -13,15 +13,20 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, ResourceExt as _};
 use pequod_api::{PlatformPolicy, SourceType, Transform};
 
-/// Maps a change of a PlatformPolicy's spec (a new generation; its status changing is not one) to the
-/// Transforms it applied to before or applies to now: those of the namespaces it names, or every one when
-/// it selects namespaces by label or applies to all.
-pub(crate) fn on_policy_change(store: Store<Transform>) -> impl Fn(PlatformPolicy) -> Vec<ObjectRef<Transform>> {
-    let seen: Mutex<HashMap<String, (Option<i64>, Reach)>> = Mutex::default();
-    move |policy| {
+/// Maps a change of a PlatformPolicy's spec (a new generation; its status changing is not one), or its
+/// deletion (`deleted`), to the Transforms it applied to before or applies to now: those of the namespaces
+/// it names, or every one when it selects namespaces by label or applies to all.
+pub(crate) fn on_policy_change(
+    store: Store<Transform>,
+) -> impl FnMut(PlatformPolicy, bool) -> Vec<ObjectRef<Transform>> + Send + use<> {
+    let mut seen: HashMap<String, (Option<i64>, Reach)> = HashMap::new();
+    move |policy, deleted| {
         let now = (policy.metadata.generation, reach(&policy));
-        let before = seen.lock().unwrap_or_else(PoisonError::into_inner).insert(policy.name_any(), now.clone());
-        if before.as_ref().is_some_and(|(generation, _)| *generation == now.0) {
+        let before = match deleted {
+            true => seen.remove(&policy.name_any()),
+            false => seen.insert(policy.name_any(), now.clone()),
+        };
+        if !deleted && before.as_ref().is_some_and(|(generation, _)| *generation == now.0) {
             return Vec::new();
         }
         let touched = |t: &Transform| {
@@ -126,5 +131,30 @@ mod tests {
         assert_eq!(reach(&policy(serde_json::json!({}))), Reach::Any);
         let selector = serde_json::json!({"namespaces": ["a"], "namespaceSelector": {"matchLabels": {"x": "y"}}});
         assert_eq!(reach(&policy(selector)), Reach::Any, "labels may pick any namespace");
+    }
+
+    #[test]
+    fn a_new_generation_or_a_deletion_wakes_the_transforms_of_the_namespaces_reached() {
+        let (reader, mut writer) = kube::runtime::reflector::store();
+        for transform in [transform("a", "one", "embedded", "m"), transform("b", "two", "embedded", "m")] {
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply((*transform).clone()));
+        }
+        let policy = |generation: i64, namespaces: &[&str]| -> PlatformPolicy {
+            serde_json::from_value(serde_json::json!({"apiVersion": "platform.pequod.io/v1alpha1",
+                "kind": "PlatformPolicy", "metadata": {"name": "p", "generation": generation},
+                "spec": {"namespaces": namespaces}}))
+            .unwrap()
+        };
+        let mut changed = on_policy_change(reader);
+        let mut woken = |policy: PlatformPolicy, deleted: bool| {
+            let mut names: Vec<String> = changed(policy, deleted).into_iter().map(|r| r.name).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(woken(policy(1, &["a"]), false), ["one"], "first seen");
+        assert!(woken(policy(1, &["a"]), false).is_empty(), "same generation: a status change");
+        assert_eq!(woken(policy(2, &["b"]), false), ["one", "two"], "before and after");
+        assert_eq!(woken(policy(2, &["b"]), true), ["two"], "deleted: the namespaces it reached");
+        assert_eq!(woken(policy(2, &["b"]), false), ["two"], "created again");
     }
 }
