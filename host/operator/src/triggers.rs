@@ -137,7 +137,7 @@ mod tests {
     fn a_new_generation_or_a_deletion_wakes_the_transforms_of_the_namespaces_reached() {
         let (reader, mut writer) = kube::runtime::reflector::store();
         for transform in [transform("a", "one", "embedded", "m"), transform("b", "two", "embedded", "m")] {
-            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply((*transform).clone()));
+            writer.apply_watcher_event(&watcher::Event::Apply((*transform).clone()));
         }
         let policy = |generation: i64, namespaces: &[&str]| -> PlatformPolicy {
             serde_json::from_value(serde_json::json!({"apiVersion": "platform.pequod.io/v1alpha1",
