@@ -18,13 +18,7 @@ use pequod_cue_compile::{CompileLimits, ModuleSource};
 use pequod_cue_runtime::{Bundle, Module, SourceTree, TreeError};
 use sha2::{Digest as _, Sha256};
 
-/// The arguments of `build`.
-pub struct BuildArgs {
-    /// The module directory.
-    pub dir: String,
-    /// Where to write the component; `<module name>.wasm` when not given.
-    pub output: Option<String>,
-}
+use crate::args::BuildArgs;
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]

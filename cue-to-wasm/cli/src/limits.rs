@@ -116,7 +116,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(unit))
         .filter(|&n| n > 0)
-        .ok_or(format!("invalid size {text:?} (e.g. 512Mi, 4Gi or a number of bytes)\n"))
+        .ok_or(format!("invalid size {text:?} (e.g. 512Mi, 4Gi or a number of bytes)"))
 }
 
 fn format_size(bytes: u64) -> String {
@@ -139,7 +139,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         })
         .filter(|&ms| ms > 0)
         .map(Duration::from_millis)
-        .ok_or(format!("invalid duration {text:?} (e.g. 500ms, 30s or 5m)\n"))
+        .ok_or(format!("invalid duration {text:?} (e.g. 500ms, 30s or 5m)"))
 }
 
 fn format_duration(limit: Duration) -> String {

@@ -8,11 +8,14 @@ mod load;
 use std::io::Write;
 use std::process::ExitCode;
 
-use args::{Command, Export};
+use args::{Cli, Command, Export};
+use clap::Parser as _;
 
+/// Parses the command line (a usage error, `--help` or `--version` exits here, with status 2 for a usage
+/// error), runs it and prints the result: status 0, or status 1 with the error on stderr.
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    match run(&argv) {
+    let cli = Cli::parse();
+    match run(cli.command) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             if stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()).is_err() {
@@ -28,15 +31,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one command line; returns stdout text, or the error text for stderr.
-fn run(argv: &[String]) -> Result<String, String> {
-    match args::parse(argv)? {
-        Command::Export(export) => watched(export, false),
-        Command::Vet(export) => {
-            watched(Export { options: cue_eval::Options::default(), expressions: Vec::new(), ..export }, true)
+/// Runs one command; returns stdout text, or the error text for stderr.
+fn run(command: Command) -> Result<String, String> {
+    match command {
+        Command::Export(export) => {
+            let sort_fields = args::debug_sortfields(std::env::var("CUE_DEBUG").ok().as_deref());
+            watched(Export::of_export(export, sort_fields), false)
         }
+        Command::Vet(inputs) => watched(Export::of_vet(inputs), true),
         Command::Build(build) => build::run(&build),
-        Command::Help => Ok(args::USAGE.to_string()),
     }
 }
 

@@ -25,14 +25,15 @@ mod kinds;
 
 use kinds::{Ceilings, Facts, Kind, Table};
 
-/// The pass count may not fall below this. It sits a little under the 3,598 reached on a loaded machine,
+/// The pass count may not fall below this. It sits a little under the 3,607 reached on a loaded machine,
 /// because a few slow cases can hit [`CASE_TIMEOUT`] when CI runs other work beside this test; raise it as
 /// the evaluator improves.
-const FLOOR: usize = 3590;
+const FLOOR: usize = 3600;
 /// The silent kinds may not rise above these counts (lower them as they are fixed; the goal is zero). Wrong
 /// values went from 39 to 40 when `testdata__eval_issue2235`, rejected before, began to export: its `t1`
-/// (a comprehension adding to the struct it iterates) misses a field, as it did before.
-const CEILINGS: Ceilings = Ceilings { silent_accept: 73, wrong_value: 40 };
+/// (a comprehension adding to the struct it iterates) misses a field, as it did before. Quoted labels such as
+/// `"#x"` and `"_y"` (regular fields, not definitions or hidden ones) took them to 71 and 38.
+const CEILINGS: Ceilings = Ceilings { silent_accept: 71, wrong_value: 38 };
 /// Parallel workers (the machine has two cores).
 const WORKERS: usize = 2;
 /// The time one case may take.

@@ -78,7 +78,7 @@ struct Build<'a> {
     /// A struct literal without embeddings was met: no list can be its value.
     pure_struct: bool,
     lists: Vec<ListLit<'a>>,
-    allowed: HashMap<u32, HashSet<Rc<str>>>,
+    allowed: HashMap<u32, HashSet<Label>>,
     open: HashSet<u32>,
     patterns: Vec<Pattern<'a>>,
     pending: Vec<Pending<'a>>,
@@ -515,9 +515,10 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Notes that a struct literal declared `label` (for the order of fields).
-    fn record_label(&mut self, v: VId, origin: Origin, label: &Rc<str>, pos: Pos, dynamic: bool) {
+    fn record_label(&mut self, v: VId, origin: Origin, label: &Label, pos: Pos, dynamic: bool) {
+        let (Label::Field(name) | Label::Quoted(name)) = label else { return };
         if let Some(info) = origin.lit.and_then(|i| self.vertices[v].structs.get_mut(i)) {
-            info.entries.push(Entry { decl: origin.decl, label: label.clone(), pos, dynamic });
+            info.entries.push(Entry { decl: origin.decl, label: name.clone(), pos, dynamic });
         }
     }
 
@@ -530,7 +531,8 @@ impl<'a> Evaluator<'a> {
             return arcs;
         }
         let labels: Vec<Rc<str>> = arcs.iter().filter_map(|(l, _)| l.name().map(Rc::from)).collect();
-        if labels.len() != arcs.len() {
+        // The order is computed by name: a field `#x` beside `"#x"` (two fields, one name) keeps insertion order.
+        if labels.len() != arcs.len() || labels.iter().collect::<HashSet<_>>().len() != labels.len() {
             return arcs;
         }
         if let Some(order) = field_order(&labels, &vx.structs) {
@@ -596,9 +598,9 @@ impl<'a> Evaluator<'a> {
         origin: Origin,
         b: &mut Build<'a>,
     ) {
-        let name: Rc<str> = match &f.label.kind {
-            LabelKind::Ident(id) => Rc::from(&*id.name),
-            LabelKind::String(s) => Rc::from(&*s.as_str()),
+        let label = match &f.label.kind {
+            LabelKind::Ident(id) => Label::ident(Rc::from(&*id.name)),
+            LabelKind::String(s) => Label::string(Rc::from(&*s.as_str())),
             LabelKind::Interpolation(_) | LabelKind::Dynamic(_) => {
                 b.pending.push(Pending::Dynamic(f, env.clone(), groups.clone(), origin));
                 return;
@@ -624,8 +626,8 @@ impl<'a> Evaluator<'a> {
             explicit: false,
         };
         let pos = self.pos_of_field(f, env);
-        self.record_label(v, origin, &name, pos, false);
-        self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
+        self.record_label(v, origin, &label, pos, false);
+        self.add_arc(v, label, arc_kind(f.constraint), conj, b);
     }
 
     fn pos_of_field(&self, f: &ast::Field, env: &Env<'a>) -> Pos {
@@ -652,8 +654,8 @@ impl<'a> Evaluator<'a> {
             Pattern { label, value, alias, value_alias, env: env.clone(), groups: groups.clone(), matcher: None, via };
         let existing: Vec<(Label, Arc)> = self.vertices[v].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
         for (l, arc) in existing {
-            if let Label::Field(name) = &l
-                && self.pattern_matches(v, &mut pattern, name)
+            if let Some(name) = l.name()
+                && self.pattern_matches(v, &mut pattern, &l)
             {
                 let conj = self.pattern_conj(&pattern, name, arc.vid);
                 self.vertices[arc.vid].conjs.push(conj);
@@ -662,10 +664,9 @@ impl<'a> Evaluator<'a> {
         b.patterns.push(pattern);
     }
 
-    fn pattern_matches(&mut self, v: VId, p: &mut Pattern<'a>, name: &str) -> bool {
-        if name.starts_with('#') || name.starts_with('_') {
-            return false;
-        }
+    /// Whether a pattern constraint applies to a field: only regular fields are matched (`"#x"` is one).
+    fn pattern_matches(&mut self, v: VId, p: &mut Pattern<'a>, label: &Label) -> bool {
+        let Some(name) = label.name().filter(|_| label.is_regular()) else { return false };
         let matcher = match &p.matcher {
             Some(m) => m.clone(),
             None => {
@@ -690,9 +691,9 @@ impl<'a> Evaluator<'a> {
 
     /// Adds a conjunct to a field of `v`, creating the field if needed.
     fn add_arc(&mut self, v: VId, label: Label, kind: ArcKind, conj: Conj<'a>, b: &mut Build<'a>) {
-        if let Label::Field(name) = &label {
+        if label.name().is_some() {
             for g in conj.groups.iter() {
-                b.allowed.entry(*g).or_default().insert(name.clone());
+                b.allowed.entry(*g).or_default().insert(label.clone());
             }
         }
         let vid = match self.vertices[v].arcs.get_mut(&label) {
@@ -703,8 +704,8 @@ impl<'a> Evaluator<'a> {
             None => {
                 let vid = self.new_vertex(Some(v), Some(label.clone()));
                 self.vertices[v].arcs.insert(label.clone(), Arc { vid, kind });
-                if let Label::Field(name) = &label {
-                    self.apply_patterns(v, vid, name, b);
+                if label.name().is_some() {
+                    self.apply_patterns(v, vid, &label, b);
                 }
                 vid
             }
@@ -712,10 +713,11 @@ impl<'a> Evaluator<'a> {
         self.vertices[vid].conjs.push(conj);
     }
 
-    fn apply_patterns(&mut self, v: VId, arc: VId, name: &str, b: &mut Build<'a>) {
+    fn apply_patterns(&mut self, v: VId, arc: VId, label: &Label, b: &mut Build<'a>) {
+        let Some(name) = label.name() else { return };
         let mut patterns = std::mem::take(&mut b.patterns);
         for p in &mut patterns {
-            if self.pattern_matches(v, p, name) {
+            if self.pattern_matches(v, p, label) {
                 let conj = self.pattern_conj(p, name, arc);
                 self.vertices[arc].conjs.push(conj);
             }
@@ -799,11 +801,10 @@ impl<'a> Evaluator<'a> {
         }
         let arcs: Vec<(Label, Arc)> = self.vertices[v].arcs.iter().map(|(l, a)| (l.clone(), *a)).collect();
         for (label, arc) in arcs {
-            let Label::Field(name) = &label else { continue };
-            if !label.is_regular() || arc.kind == ArcKind::Optional {
+            if !label.is_regular_field() || arc.kind == ArcKind::Optional {
                 continue;
             }
-            let allowed = restricting.iter().all(|g| self.group_allows(v, *g, name, b));
+            let allowed = restricting.iter().all(|g| self.group_allows(v, *g, &label, b));
             if !allowed {
                 let err = CueError::new(ErrorKind::NotAllowed, "field not allowed").at(self.vertices[arc.vid].pos);
                 self.vertices[arc.vid].forced = Some(Rc::new(err));
@@ -811,12 +812,12 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn group_allows(&mut self, v: VId, g: u32, name: &Rc<str>, b: &Build<'a>) -> bool {
-        if b.allowed.get(&g).is_some_and(|set| set.contains(name)) {
+    fn group_allows(&mut self, v: VId, g: u32, label: &Label, b: &Build<'a>) -> bool {
+        if b.allowed.get(&g).is_some_and(|set| set.contains(label)) {
             return true;
         }
         let patterns: Vec<Pattern<'a>> = b.patterns.iter().filter(|p| p.groups.contains(&g)).cloned().collect();
-        patterns.into_iter().any(|mut p| self.pattern_matches(v, &mut p, name))
+        patterns.into_iter().any(|mut p| self.pattern_matches(v, &mut p, label))
     }
 
     fn add_value(
@@ -943,9 +944,9 @@ impl<'a> Evaluator<'a> {
                     Conj { src: Src::Value(Value::Top), env: None, groups: groups.clone(), embed: None, via, explicit };
                 let lit = self.record_struct(v, at, &lit_conj);
                 for (i, (label, arc)) in arcs.into_iter().enumerate() {
-                    if let Label::Field(name) = &label {
+                    if label.name().is_some() {
                         let origin = Origin { lit: Some(lit), decl: i as u32, via };
-                        self.record_label(v, origin, name, at, false);
+                        self.record_label(v, origin, &label, at, false);
                     }
                     let src = Src::Value(self.vertex_value(arc.vid));
                     let conj = Conj { src, env: None, groups: groups.clone(), embed: None, via, explicit: false };
@@ -1043,10 +1044,11 @@ impl<'a> Evaluator<'a> {
         match ops::default_of(&label) {
             Value::Str(name) => {
                 let pos = self.pos_of_field(f, &env);
-                self.record_label(v, origin, &name, pos, true);
+                let label = Label::string(name);
+                self.record_label(v, origin, &label, pos, true);
                 let conj =
                     Conj { src: Src::Expr(&f.value), env, groups, embed: None, via: origin.via, explicit: false };
-                self.add_arc(v, Label::Field(name), arc_kind(f.constraint), conj, b);
+                self.add_arc(v, label, arc_kind(f.constraint), conj, b);
             }
             Value::Bottom(e) => {
                 b.error.get_or_insert(Value::Bottom(e));
@@ -1166,7 +1168,7 @@ impl<'a> Evaluator<'a> {
                         continue;
                     }
                     let key = match &label {
-                        Label::Field(n) => Value::Str(n.clone()),
+                        Label::Field(n) | Label::Quoted(n) => Value::Str(n.clone()),
                         Label::Index(i) => Value::int(*i as i64),
                     };
                     let value = self.vertex_value(arc.vid);
@@ -1220,10 +1222,7 @@ impl<'a> Evaluator<'a> {
             return scalar;
         }
         let has_regular = self.vertices[v].arcs.iter().any(|(l, a)| l.is_regular() && a.kind != ArcKind::Optional);
-        let has_field = self.vertices[v]
-            .arcs
-            .iter()
-            .any(|(l, a)| matches!(l, Label::Field(_)) && l.is_regular() && a.kind != ArcKind::Optional);
+        let has_field = self.vertices[v].arcs.iter().any(|(l, a)| l.is_regular_field() && a.kind != ArcKind::Optional);
         if !b.lists.is_empty() {
             if b.is_struct && (has_field || b.pure_struct) {
                 return Value::error(ErrorKind::Conflict, "conflicting values list and struct");

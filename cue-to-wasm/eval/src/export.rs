@@ -187,7 +187,7 @@ pub fn format_label(label: &Label) -> String {
     match label {
         Label::Index(i) => i.to_string(),
         Label::Field(name) if is_identifier(name) => name.to_string(),
-        Label::Field(name) => crate::value::quote(name),
+        Label::Field(name) | Label::Quoted(name) => crate::value::quote(name),
     }
 }
 

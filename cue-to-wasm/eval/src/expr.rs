@@ -13,7 +13,7 @@ use crate::vertex::{ArcKind, Conj, Env, Label, Scope, Src};
 
 /// What an identifier resolves to.
 enum Found<'a> {
-    Field(VId, Rc<str>),
+    Field(VId, Label),
     Let(&'a Expr, Env<'a>),
     Value(Value),
     Import(crate::eval::ImportTarget),
@@ -54,12 +54,8 @@ impl<'a> Evaluator<'a> {
             ExprKind::Unary { op, operand } => self.eval_unary(*op, operand, env, ctx),
             ExprKind::Binary { op, lhs, rhs } => self.eval_binary(*op, lhs, rhs, env, ctx),
             ExprKind::Selector { base, selector } => {
-                let name = match selector {
-                    ast::Selector::Ident(id) => Rc::from(&*id.name),
-                    ast::Selector::String(s) => Rc::from(&*s.as_str()),
-                };
                 let base = self.eval_expr(base, env, ctx);
-                match self.select(base, &Label::Field(name)) {
+                match self.select(base, &selector_label(selector)) {
                     Ok(v) => self.vertex_value(v),
                     Err(e) => e,
                 }
@@ -107,7 +103,7 @@ impl<'a> Evaluator<'a> {
                     return Value::error(ErrorKind::Incomplete, format!("unresolved label of alias {name}"));
                 };
                 self.eval_vertex(vid);
-                match self.field_of(vid, &label) {
+                match self.field_of(vid, &Label::string(label)) {
                     Some(arc) => self.vertex_value(arc),
                     None => Value::error(ErrorKind::Eval, "cyclic reference in field alias"),
                 }
@@ -142,10 +138,7 @@ impl<'a> Evaluator<'a> {
                     if self.vertices[vid].state == crate::vertex::State::Fresh {
                         self.eval_vertex(vid);
                     }
-                    return self.vertices[vid]
-                        .arcs
-                        .get(&Label::Field(label))
-                        .is_some_and(|a| a.kind != ArcKind::Optional);
+                    return self.vertices[vid].arcs.get(&label).is_some_and(|a| a.kind != ArcKind::Optional);
                 }
                 _ => return true,
             },
@@ -153,12 +146,8 @@ impl<'a> Evaluator<'a> {
                 if !base_exists(self, base) {
                     return false;
                 }
-                let name: Rc<str> = match selector {
-                    ast::Selector::Ident(i) => Rc::from(&*i.name),
-                    ast::Selector::String(s) => Rc::from(&*s.as_str()),
-                };
                 match ops::default_of(&self.eval_expr(base, env, ctx)) {
-                    Value::Struct(t) => (t, Label::Field(name)),
+                    Value::Struct(t) => (t, selector_label(selector)),
                     _ => return true,
                 }
             }
@@ -172,7 +161,7 @@ impl<'a> Evaluator<'a> {
                         Some(i) if i >= 0 => (t, Label::Index(i as usize)),
                         _ => return true,
                     },
-                    (Value::Struct(t), Value::Str(s)) => (t, Label::Field(s)),
+                    (Value::Struct(t), Value::Str(s)) => (t, Label::string(s)),
                     _ => return true,
                 }
             }
@@ -188,7 +177,7 @@ impl<'a> Evaluator<'a> {
             // Absent: an open list or an open struct may still get it; a closed one reports the error.
             None => match label {
                 Label::Index(_) => !vt.open_list,
-                Label::Field(_) => self.is_closing(t),
+                Label::Field(_) | Label::Quoted(_) => self.is_closing(t),
             },
         }
     }
@@ -214,8 +203,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn field_of(&self, vid: VId, label: &Rc<str>) -> Option<VId> {
-        self.vertices[vid].arcs.get(&Label::Field(label.clone())).map(|a| a.vid)
+    fn field_of(&self, vid: VId, label: &Label) -> Option<VId> {
+        self.vertices[vid].arcs.get(label).map(|a| a.vid)
     }
 
     fn lookup(&self, name: &str, env: &Env<'a>) -> Option<Found<'a>> {
@@ -274,8 +263,8 @@ impl<'a> Evaluator<'a> {
         match self.vertices[t].arcs.get(label) {
             Some(arc) if arc.kind == ArcKind::Regular || !label.is_regular() => Ok(arc.vid),
             Some(arc) if arc.kind == ArcKind::Required => Ok(arc.vid),
-            Some(_) if matches!(label, Label::Field(_)) => {
-                let name = label.name().unwrap_or_default();
+            Some(_) if label.name().is_some() => {
+                let name = crate::export::format_label(label);
                 Err(Value::error(ErrorKind::Incomplete, format!("cannot reference optional field: {name}")))
             }
             // A comprehension not decided yet may still add the field.
@@ -283,10 +272,7 @@ impl<'a> Evaluator<'a> {
                 Err(self.vertices[t].unresolved.clone().unwrap_or_else(|| Value::error(ErrorKind::Incomplete, "")))
             }
             _ => {
-                let name = match label {
-                    Label::Field(n) => n.to_string(),
-                    Label::Index(i) => i.to_string(),
-                };
+                let name = crate::export::format_label(label);
                 if let Some((path, _)) = self.std_roots.iter().find(|(_, root)| **root == t) {
                     return Err(unsupported(&format!("standard library member {path}.{name}")));
                 }
@@ -317,7 +303,7 @@ impl<'a> Evaluator<'a> {
                 _ => return Value::error(ErrorKind::Index, format!("invalid index {n} (index must be non-negative)")),
             },
             (Value::Str(s), Value::Num(n)) => return self.index_string(s, n),
-            (Value::Struct(_), Value::Str(s)) => Label::Field(s.clone()),
+            (Value::Struct(_), Value::Str(s)) => Label::string(s.clone()),
             (_, i) if !i.is_atom() => return Value::error(ErrorKind::Incomplete, format!("incomplete index {i}")),
             (b, _) if !b.is_atom() && !matches!(b, Value::Struct(_) | Value::List(_)) => {
                 return Value::error(ErrorKind::Incomplete, format!("incomplete value {b}"));
@@ -395,7 +381,7 @@ impl<'a> Evaluator<'a> {
         let (parent, label) = (self.vertices[ctx].parent, self.vertices[ctx].label.clone());
         let t = self.new_vertex(parent, label);
         for (name, e) in fields {
-            let label = Label::Field(Rc::from(name));
+            let label = Label::string(Rc::from(name));
             let arc = self.new_vertex(Some(t), Some(label.clone()));
             let conj =
                 Conj { src: Src::Value(e), env: None, groups: Rc::from([]), embed: None, via: None, explicit: false };
@@ -682,6 +668,14 @@ fn collect_disjuncts<'a>(e: &'a Expr, out: &mut Vec<(&'a Expr, bool)>) {
     }
 }
 
+/// The label a selector names: `.x` an identifier's, `."x"` a string's.
+fn selector_label(selector: &ast::Selector) -> Label {
+    match selector {
+        ast::Selector::Ident(id) => Label::ident(Rc::from(&*id.name)),
+        ast::Selector::String(s) => Label::string(Rc::from(&*s.as_str())),
+    }
+}
+
 fn find_decl<'a>(decls: &'a [Decl], name: &str, vid: VId, env: &Env<'a>) -> Option<Found<'a>> {
     for decl in decls {
         match decl {
@@ -692,17 +686,17 @@ fn find_decl<'a>(decls: &'a [Decl], name: &str, vid: VId, env: &Env<'a>) -> Opti
                 let label_alias = postfix.and_then(|p| p.label.as_ref()).is_some_and(|a| &*a.name == name);
                 let matches = matches!(&f.label.kind, LabelKind::Ident(id) if &*id.name == name);
                 if alias || matches || label_alias {
-                    let label: Rc<str> = match &f.label.kind {
-                        LabelKind::Ident(id) => Rc::from(&*id.name),
-                        LabelKind::String(s) => Rc::from(&*s.as_str()),
+                    let label = match &f.label.kind {
+                        LabelKind::Ident(id) => Label::ident(Rc::from(&*id.name)),
+                        LabelKind::String(s) => Label::string(Rc::from(&*s.as_str())),
                         LabelKind::Dynamic(_) | LabelKind::Interpolation(_) if !label_alias => {
                             return Some(Found::Dynamic(f, vid, env.clone()));
                         }
                         LabelKind::Pattern(_) if !matches => continue,
                         _ => return Some(Found::Value(unsupported("alias of a dynamic or pattern label"))),
                     };
-                    if label_alias {
-                        return Some(Found::Value(Value::Str(label)));
+                    if let (true, Some(name)) = (label_alias, label.name()) {
+                        return Some(Found::Value(Value::string(name)));
                     }
                     return Some(Found::Field(vid, label));
                 }
@@ -732,15 +726,11 @@ impl<'a> Evaluator<'a> {
                 _ => Err(self.eval_expr(expr, env, ctx)),
             },
             ExprKind::Selector { base, selector } => {
-                let name = match selector {
-                    ast::Selector::Ident(id) => Rc::from(&*id.name),
-                    ast::Selector::String(s) => Rc::from(&*s.as_str()),
-                };
                 let base = match self.resolve_vertex(base, env, ctx) {
                     Ok(v) => self.vertex_value(v),
                     Err(e) => e,
                 };
-                self.select(base, &Label::Field(name))
+                self.select(base, &selector_label(selector))
             }
             ExprKind::Paren(inner) => self.resolve_vertex(inner, env, ctx),
             _ => Err(self.eval_expr(expr, env, ctx)),

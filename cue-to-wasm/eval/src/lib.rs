@@ -348,7 +348,7 @@ fn compact_cue(d: &Data) -> String {
             let fields: Vec<String> = fields
                 .iter()
                 .map(|(k, v)| {
-                    format!("{}:{}", export::format_label(&vertex::Label::Field(k.as_str().into())), compact_cue(v))
+                    format!("{}:{}", export::format_label(&vertex::Label::string(k.as_str().into())), compact_cue(v))
                 })
                 .collect();
             format!("{{{}}}", fields.join(","))

@@ -216,9 +216,11 @@ impl Session<'_> {
         self.ev.vertices[s].arcs.iter().map(|(label, arc)| (label.clone(), arc.kind, arc.vid)).collect()
     }
 
-    /// The field `name` of a struct node, with how it is declared.
+    /// The field `name` (as an identifier: `#Input` is the definition, not a field `"#Input"`) of a struct
+    /// node, with how it is declared.
     pub fn field(&mut self, v: VId, name: &str) -> Option<(VId, ArcKind)> {
-        self.fields(v).into_iter().find(|(label, _, _)| label.name() == Some(name)).map(|(_, kind, vid)| (vid, kind))
+        let wanted = Label::ident(name.into());
+        self.fields(v).into_iter().find(|(label, _, _)| *label == wanted).map(|(_, kind, vid)| (vid, kind))
     }
 
     /// The labels from the root to a node.

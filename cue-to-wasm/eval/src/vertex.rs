@@ -12,32 +12,52 @@ use crate::value::{VId, Value};
 /// A field label or list index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Label {
-    /// A struct field.
+    /// A struct field written as an identifier: `#x` and `_#x` are definitions, `_x` is hidden. A field
+    /// written as a string is the same field when its name does not start with `#` or `_`.
     Field(Rc<str>),
+    /// A regular field whose name starts with `#` or `_` but is written as a string (`"#x"`, `"\(k)"`,
+    /// `("_y")`, `a["#x"]`, a data file's key): unlike the identifier `#x` or `_y`, it is neither a
+    /// definition nor hidden, and is exported.
+    Quoted(Rc<str>),
     /// A list element.
     Index(usize),
 }
 
 impl Label {
+    /// The label of a field written as the identifier `name`.
+    pub fn ident(name: Rc<str>) -> Label {
+        Label::Field(name)
+    }
+
+    /// The label of a field written as the string `name` (quoted, interpolated, computed or an index).
+    pub fn string(name: Rc<str>) -> Label {
+        if name.starts_with('#') || name.starts_with('_') { Label::Quoted(name) } else { Label::Field(name) }
+    }
+
     /// Returns the field name, if this is a field label.
     pub fn name(&self) -> Option<&str> {
         match self {
-            Label::Field(name) => Some(name),
+            Label::Field(name) | Label::Quoted(name) => Some(name),
             Label::Index(_) => None,
         }
     }
 
-    /// Returns true for regular (exported) field labels: not hidden, not a definition.
+    /// Returns true for regular (exported) field labels and list indexes: not hidden, not a definition.
     pub fn is_regular(&self) -> bool {
         match self {
             Label::Field(name) => !name.starts_with('_') && !name.starts_with('#'),
-            Label::Index(_) => true,
+            Label::Quoted(_) | Label::Index(_) => true,
         }
+    }
+
+    /// Returns true for regular field labels (not list indexes).
+    pub fn is_regular_field(&self) -> bool {
+        self.name().is_some() && self.is_regular()
     }
 
     /// Returns true for definition labels `#X` and `_#X`.
     pub fn is_definition(&self) -> bool {
-        self.name().is_some_and(|n| n.starts_with('#') || n.starts_with("_#"))
+        matches!(self, Label::Field(n) if n.starts_with('#') || n.starts_with("_#"))
     }
 }
 
@@ -203,5 +223,30 @@ impl<'a> Vertex<'a> {
             inherited_refs: 0,
             structs: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Label;
+
+    #[test]
+    fn labels_written_as_strings_are_regular_fields() {
+        // (label, regular, definition)
+        let table = [
+            (Label::ident("a".into()), true, false),
+            (Label::ident("#a".into()), false, true),
+            (Label::ident("_#a".into()), false, true),
+            (Label::ident("_a".into()), false, false),
+            (Label::string("a".into()), true, false),
+            (Label::string("#a".into()), true, false),
+            (Label::string("_#a".into()), true, false),
+            (Label::string("_a".into()), true, false),
+        ];
+        for (label, regular, definition) in table {
+            assert_eq!((label.is_regular(), label.is_definition()), (regular, definition), "{label:?}");
+        }
+        assert_eq!(Label::string("a".into()), Label::ident("a".into()), "\"a\" and a are one field");
+        assert_ne!(Label::string("#a".into()), Label::ident("#a".into()), "\"#a\" and #a are two fields");
     }
 }

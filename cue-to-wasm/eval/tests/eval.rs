@@ -400,3 +400,22 @@ fn min_items_on_an_open_list_is_incomplete() {
     check_error(&format!("{def}w: #W & {{ports: []}}"), "len(list) < MinItems(1) (0 < 1)");
     check_error(&format!("{def}w: #W"), "does not satisfy list.MinItems(1)");
 }
+
+#[test]
+fn quoted_labels_are_regular_fields() {
+    // (source, expected JSON): a label written as a string is exported even when it starts with `#` or `_`,
+    // and is a different field from the identifier of the same name.
+    let table = [
+        (r##""#x": 1, "_y": 2, #x: 3, _y: 4"##, r##"{"#x": 1, "_y": 2}"##),
+        (r##"a: {"#x": 1}, b: a["#x"], c: a."#x""##, r##"{"a": {"#x": 1}, "b": 1, "c": 1}"##),
+        (r##"k: "#k", d: {("_p"): 1, "\(k)": 2}"##, r##"{"k": "#k", "d": {"_p": 1, "#k": 2}}"##),
+        (r##"l: [for k, _ in {"#a": 1, #b: 2, "_c": 3, _d: 4} {k}]"##, r##"{"l": ["#a", "_c"]}"##),
+        (r##"#D: {"#x": int}, v: #D & {"#x": 1}"##, r##"{"v": {"#x": 1}}"##),
+    ];
+    for (source, expected) in table {
+        check(source, expected);
+    }
+    check_error("#D: {#x: 1}\nv: #D & {\"#x\": 1}", "field not allowed");
+    check_error("p: [string]: int\np: {\"_a\": \"s\"}", "conflicting values");
+    check_error("\"#dev\": int", "incomplete value");
+}

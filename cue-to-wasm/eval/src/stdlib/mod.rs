@@ -166,12 +166,12 @@ impl<'a> Evaluator<'a> {
             }));
             for decl in decls {
                 let Decl::Field(field) = decl else { continue };
-                let name: Rc<str> = match &field.label.kind {
-                    LabelKind::Ident(id) => Rc::from(&*id.name),
-                    LabelKind::String(s) => Rc::from(&*s.as_str()),
+                let label = match &field.label.kind {
+                    LabelKind::Ident(id) => Label::ident(Rc::from(&*id.name)),
+                    LabelKind::String(s) => Label::string(Rc::from(&*s.as_str())),
                     _ => continue,
                 };
-                let arc = self.new_vertex(Some(root), Some(Label::Field(name.clone())));
+                let arc = self.new_vertex(Some(root), Some(label.clone()));
                 let conj = Conj {
                     src: Src::Expr(&field.value),
                     env: env.clone(),
@@ -181,7 +181,7 @@ impl<'a> Evaluator<'a> {
                     explicit: false,
                 };
                 self.vertices[arc].conjs.push(conj);
-                self.vertices[root].arcs.insert(Label::Field(name), Arc { vid: arc, kind: ArcKind::Regular });
+                self.vertices[root].arcs.insert(label, Arc { vid: arc, kind: ArcKind::Regular });
             }
         }
         self.vertices[root].state = State::Done;
