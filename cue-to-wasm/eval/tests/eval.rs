@@ -419,3 +419,13 @@ fn quoted_labels_are_regular_fields() {
     check_error("p: [string]: int\np: {\"_a\": \"s\"}", "conflicting values");
     check_error("\"#dev\": int", "incomplete value");
 }
+
+#[test]
+fn struct_equality_ignores_field_order() {
+    check(
+        "@experiment(structcmp)\nt1: {a: 1, b: 2} == {b: 2, a: 1}\nt2: {a: 1} == {a: 1.0}\n\
+         t3: [{a: 1, b: {c: 1, d: 2}}] == [{b: {d: 2, c: 1}, a: 1}]\nt4: {a: 1, b: 2} != {b: 2, a: 1}\n\
+         t5: {a: 1, b: 2} == {b: 2, a: 2}\nt6: {a: 1} == {a: 1, b: 1}",
+        r#"{"t1": true, "t2": false, "t3": true, "t4": false, "t5": false, "t6": false}"#,
+    );
+}
