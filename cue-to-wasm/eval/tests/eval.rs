@@ -429,3 +429,19 @@ fn struct_equality_ignores_field_order() {
         r#"{"t1": true, "t2": false, "t3": true, "t4": false, "t5": false, "t6": false}"#,
     );
 }
+
+#[test]
+fn bytes_interpolated_into_strings_replace_each_invalid_run_once() {
+    // (bytes literal, expected string): like Go's strings.ToValidUTF8.
+    let table = [
+        (r"'a\xED\x95a'", "a\u{FFFD}a"),
+        (r"'a\x80\x95a'", "a\u{FFFD}a"),
+        (r"'a\x80b\x95a'", "a\u{FFFD}b\u{FFFD}a"),
+        (r"'\x80'", "\u{FFFD}"),
+        ("'é'", "é"),
+    ];
+    for (bytes, want) in table {
+        let expected = serde_json::json!({ "s": want }).to_string();
+        check(&format!("_b: {bytes}\ns: \"\\(_b)\""), &expected);
+    }
+}
