@@ -32,8 +32,9 @@ const FLOOR: usize = 3600;
 /// The silent kinds may not rise above these counts (lower them as they are fixed; the goal is zero). Wrong
 /// values went from 39 to 40 when `testdata__eval_issue2235`, rejected before, began to export: its `t1`
 /// (a comprehension adding to the struct it iterates) misses a field, as it did before. Quoted labels such as
-/// `"#x"` and `"_y"` (regular fields, not definitions or hidden ones) took them to 71 and 38.
-const CEILINGS: Ceilings = Ceilings { silent_accept: 71, wrong_value: 38 };
+/// `"#x"` and `"_y"` (regular fields, not definitions or hidden ones) took them to 71 and 38; struct equality
+/// regardless of field order to 37; bytes interpolated into strings with one U+FFFD per invalid run to 36.
+const CEILINGS: Ceilings = Ceilings { silent_accept: 71, wrong_value: 36 };
 /// Parallel workers (the machine has two cores).
 const WORKERS: usize = 2;
 /// The time one case may take.

@@ -179,7 +179,21 @@ pub(crate) fn compare_nodes(ev: &mut Evaluator<'_>, x: VId, y: VId) -> Result<bo
             }
         }
     }
-    Ok(data[0] == data[1])
+    Ok(same_data(&data[0], &data[1]))
+}
+
+/// Whether two exported values are equal: structs by their fields, whatever their order (`{a: 1, b: 2} ==
+/// {b: 2, a: 1}`); numbers by their form, as the official tool compares them in structs (`{a: 1} == {a: 1.0}`
+/// is false).
+fn same_data(x: &Data, y: &Data) -> bool {
+    match (x, y) {
+        (Data::List(xs), Data::List(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(a, b)| same_data(a, b)),
+        (Data::Object(xs), Data::Object(ys)) => {
+            let fields: std::collections::HashMap<&str, &Data> = ys.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            xs.len() == ys.len() && xs.iter().all(|(k, a)| fields.get(k.as_str()).is_some_and(|b| same_data(a, b)))
+        }
+        _ => x == y,
+    }
 }
 
 /// Formats a label as it appears in a path.

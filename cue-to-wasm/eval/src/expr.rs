@@ -624,7 +624,7 @@ impl<'a> Evaluator<'a> {
             }
         }
         match i.kind {
-            StringKind::String => Value::Str(Rc::from(String::from_utf8_lossy(&out).as_ref())),
+            StringKind::String => Value::Str(Rc::from(valid_utf8(&out))),
             StringKind::Bytes => Value::Bytes(Rc::from(out)),
         }
     }
@@ -666,6 +666,24 @@ fn collect_disjuncts<'a>(e: &'a Expr, out: &mut Vec<(&'a Expr, bool)>) {
         ExprKind::Unary { op: UnaryOp::Default, operand } => out.push((operand, true)),
         _ => out.push((e, false)),
     }
+}
+
+/// Bytes as a string the way Go's `strings.ToValidUTF8` makes one, as the official tool does when it
+/// interpolates bytes into a string: each run of invalid bytes becomes one U+FFFD (`'a\x80\x95a'` gives
+/// `"a\u{FFFD}a"`, where `String::from_utf8_lossy` would write two).
+fn valid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut after_invalid = false;
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        let invalid = !chunk.invalid().is_empty();
+        let continues_a_run = after_invalid && chunk.valid().is_empty();
+        if invalid && !continues_a_run {
+            out.push(char::REPLACEMENT_CHARACTER);
+        }
+        after_invalid = invalid;
+    }
+    out
 }
 
 /// The label a selector names: `.x` an identifier's, `."x"` a string's.

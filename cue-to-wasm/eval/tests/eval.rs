@@ -419,3 +419,29 @@ fn quoted_labels_are_regular_fields() {
     check_error("p: [string]: int\np: {\"_a\": \"s\"}", "conflicting values");
     check_error("\"#dev\": int", "incomplete value");
 }
+
+#[test]
+fn struct_equality_ignores_field_order() {
+    check(
+        "@experiment(structcmp)\nt1: {a: 1, b: 2} == {b: 2, a: 1}\nt2: {a: 1} == {a: 1.0}\n\
+         t3: [{a: 1, b: {c: 1, d: 2}}] == [{b: {d: 2, c: 1}, a: 1}]\nt4: {a: 1, b: 2} != {b: 2, a: 1}\n\
+         t5: {a: 1, b: 2} == {b: 2, a: 2}\nt6: {a: 1} == {a: 1, b: 1}",
+        r#"{"t1": true, "t2": false, "t3": true, "t4": false, "t5": false, "t6": false}"#,
+    );
+}
+
+#[test]
+fn bytes_interpolated_into_strings_replace_each_invalid_run_once() {
+    // (bytes literal, expected string): like Go's strings.ToValidUTF8.
+    let table = [
+        (r"'a\xED\x95a'", "a\u{FFFD}a"),
+        (r"'a\x80\x95a'", "a\u{FFFD}a"),
+        (r"'a\x80b\x95a'", "a\u{FFFD}b\u{FFFD}a"),
+        (r"'\x80'", "\u{FFFD}"),
+        ("'é'", "é"),
+    ];
+    for (bytes, want) in table {
+        let expected = serde_json::json!({ "s": want }).to_string();
+        check(&format!("_b: {bytes}\ns: \"\\(_b)\""), &expected);
+    }
+}
