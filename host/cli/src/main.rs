@@ -1,5 +1,6 @@
 //! `pequod`: the command-line entry point.
 
+mod diff;
 mod exit;
 mod module;
 mod output;
@@ -25,6 +26,8 @@ enum Command {
     Render(render::RenderArgs),
     /// List the modules shipped inside this binary.
     Modules,
+    /// Show what the operator would change for a Transform (server-side dry runs, unified diffs).
+    Diff(diff::DiffArgs),
     /// Run the operator against the current cluster until interrupted.
     Run(run::RunArgs),
     /// Publish, fetch, sign and verify modules in OCI registries.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Command::Modules => render::list_modules(),
         Command::Run(args) => run::run(args),
         Command::Module(args) => return module::run(args),
+        Command::Diff(args) => return diff::run(args),
         Command::Crds => {
             #[allow(clippy::print_stdout, reason = "the command's output")]
             {

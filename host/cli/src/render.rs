@@ -146,7 +146,7 @@ pub fn list_modules() -> Result<(), Failure> {
     Ok(())
 }
 
-fn read_transform(path: &PathBuf) -> Result<Transform, Failure> {
+pub(crate) fn read_transform(path: &Path) -> Result<Transform, Failure> {
     let shown = path.display().to_string();
     let text = if shown == "-" {
         std::io::read_to_string(std::io::stdin())

@@ -147,7 +147,7 @@ fn bytes(size: usize) -> u64 {
 
 /// The client configuration: the kubeconfig file and context given, else the usual inference (`$KUBECONFIG`,
 /// `~/.kube/config`, the in-cluster service account).
-async fn kube_config(path: Option<&PathBuf>, context: Option<&str>) -> Result<kube::Config, String> {
+pub(crate) async fn kube_config(path: Option<&PathBuf>, context: Option<&str>) -> Result<kube::Config, String> {
     let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
     match (path, context) {
         (Some(path), _) => {

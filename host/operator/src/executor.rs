@@ -289,7 +289,7 @@ async fn report_node_changes(
 
 /// The objects the graph holds now: its nodes' objects, and whatever its deferred nodes applied before
 /// (a deferred node keeps what is there until the module renders it again).
-fn current_keys(graph: &ResourceGraph, inventory: &BTreeMap<String, InventoryEntry>) -> HashSet<String> {
+pub(crate) fn current_keys(graph: &ResourceGraph, inventory: &BTreeMap<String, InventoryEntry>) -> HashSet<String> {
     let deferred: HashSet<&str> = graph.spec.deferred.iter().map(String::as_str).collect();
     let kept = inventory.iter().filter(|(_, entry)| deferred.contains(entry.node.as_str())).map(|(key, _)| key.clone());
     graph.spec.graph.nodes.iter().map(|node| object_key(&node.object)).chain(kept).collect()
@@ -341,14 +341,14 @@ fn deferred(id: &str) -> NodeStatus {
 }
 
 /// The graph a node belongs to, and what its requests are made with.
-struct Target<'a> {
-    graph: &'a ResourceGraph,
-    graph_key: &'a str,
-    namespace: &'a str,
+pub(crate) struct Target<'a> {
+    pub(crate) graph: &'a ResourceGraph,
+    pub(crate) graph_key: &'a str,
+    pub(crate) namespace: &'a str,
     /// A client with the Transform's identity.
-    client: &'a kube::Client,
+    pub(crate) client: &'a kube::Client,
     /// The target rules, checked again before every apply and prune.
-    policy: &'a EffectivePolicy,
+    pub(crate) policy: &'a EffectivePolicy,
 }
 
 fn pending(node: &Node, dependency: &str) -> NodeStatus {
@@ -363,7 +363,7 @@ fn pending(node: &Node, dependency: &str) -> NodeStatus {
 
 /// The object as Pequod applies it: labelled as managed, and annotated with the graph that owns it (the
 /// drift watches map events back through the annotation).
-fn stamped(node: &Node, target: &Target<'_>) -> Value {
+pub(crate) fn stamped(node: &Node, target: &Target<'_>) -> Value {
     let mut object = node.object.clone();
     let metadata = &mut object["metadata"];
     if !metadata["labels"].is_object() {
@@ -477,7 +477,7 @@ async fn apply_node(
 }
 
 /// What [`step::decide`] needs to know of a live object.
-fn live_facts(live: &DynamicObject, desired: &Value, graph_key: &str) -> step::Live {
+pub(crate) fn live_facts(live: &DynamicObject, desired: &Value, graph_key: &str) -> step::Live {
     let live_json = serde_json::to_value(live).unwrap_or(Value::Null);
     step::Live {
         other_graph: claimed_by_other(live, graph_key),
@@ -487,7 +487,7 @@ fn live_facts(live: &DynamicObject, desired: &Value, graph_key: &str) -> step::L
 }
 
 /// Whether the graph's `spec.adopt` lists this object.
-fn adoption_listed(target: &Target<'_>, api_version: &str, kind: &str, name: &str, namespace: &str) -> bool {
+pub(crate) fn adoption_listed(target: &Target<'_>, api_version: &str, kind: &str, name: &str, namespace: &str) -> bool {
     target.graph.spec.adopt.iter().any(|adopt| {
         adopt.api_version == api_version
             && adopt.kind == kind
@@ -508,7 +508,7 @@ async fn apply(
 }
 
 /// A field-manager conflict names the other manager and the fields; say so plainly.
-fn describe_apply_error(error: &kube::Error) -> String {
+pub(crate) fn describe_apply_error(error: &kube::Error) -> String {
     match error {
         kube::Error::Api(response) if response.code == 409 => format!(
             "conflict with another field manager: {} (set applyPolicy.conflictPolicy: Force to take ownership)",
@@ -528,7 +528,7 @@ enum Pruned {
 }
 
 /// Why the target rules refuse `object` now, if they do.
-fn refusal(object: &Value, kind: &crate::discovery::Kind, target: &Target<'_>) -> Option<String> {
+pub(crate) fn refusal(object: &Value, kind: &crate::discovery::Kind, target: &Target<'_>) -> Option<String> {
     let mut identity = ObjectIdentity::of(object).ok()?;
     if !kind.namespaced {
         identity.namespace = None;
@@ -712,7 +712,7 @@ fn summarise(
 }
 
 /// A stable key of the object a node holds: group/kind/namespace/name.
-fn object_key(object: &Value) -> String {
+pub(crate) fn object_key(object: &Value) -> String {
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let group = api_version.split_once('/').map_or("", |(group, _)| group);
     let kind = object["kind"].as_str().unwrap_or_default();
@@ -721,12 +721,12 @@ fn object_key(object: &Value) -> String {
     format!("{group}/{kind}/{namespace}/{name}")
 }
 
-fn identity_key(entry: &InventoryEntry) -> String {
+pub(crate) fn identity_key(entry: &InventoryEntry) -> String {
     let group = entry.api_version.split_once('/').map_or("", |(group, _)| group);
     format!("{group}/{}/{}/{}", entry.kind, entry.namespace.as_deref().unwrap_or_default(), entry.name)
 }
 
-fn applied_hash(object: &Value) -> String {
+pub(crate) fn applied_hash(object: &Value) -> String {
     let bytes = serde_json::to_vec(object).expect("a JSON value serializes");
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }

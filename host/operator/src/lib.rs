@@ -21,6 +21,7 @@ mod metrics;
 mod origin;
 mod policy;
 mod policy_status;
+pub mod preview;
 mod prune;
 mod readiness;
 mod server;

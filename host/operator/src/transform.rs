@@ -81,15 +81,25 @@ async fn render_and_hand_over(
     let rendered = stage.render(&module, &client, &policy).await?;
     stage.record_render(&rendered, &resolved, &digest).await?;
     let graph = stage.check_targets(&rendered.graph, &policy).await?;
-    let waiting: Vec<String> = rendered.graph.deferred.iter().map(|d| d.id.clone()).collect();
-    let spec = ResourceGraphSpec {
+    let spec = graph_spec(transform, graph, &identity, &rendered.graph);
+    stage.hand_over(spec, rendered.graph.nodes.len()).await
+}
+
+/// The ResourceGraph spec the Transform hands over: the checked `graph`, and from the Transform and its
+/// render what the executor needs besides (adopt list, identity, deferred nodes, prune grace period).
+pub(crate) fn graph_spec(
+    transform: &Transform,
+    graph: Graph,
+    identity: &Identity,
+    rendered: &Graph,
+) -> ResourceGraphSpec {
+    ResourceGraphSpec {
         graph,
         adopt: transform.spec.adopt.clone(),
         service_account_name: identity.service_account().map(str::to_owned),
-        deferred: waiting,
+        deferred: rendered.deferred.iter().map(|d| d.id.clone()).collect(),
         prune_grace_period: transform.spec.prune_grace_period.clone(),
-    };
-    stage.hand_over(spec, rendered.graph.nodes.len()).await
+    }
 }
 
 /// The stages of one Transform reconcile; each records its condition in the status.
@@ -221,24 +231,12 @@ impl<'a> Stages<'a> {
         policy: &EffectivePolicy,
     ) -> Result<Arc<pequod_sandbox::Rendered>, Stopped> {
         let (transform, context) = (self.transform, self.context);
-        let capabilities = context.capabilities().await;
-        let mut render_context = render_context(transform, capabilities, Default::default());
-        render_context.policy = policy.context_policy();
-        let mut rendered = render(transform, module, &render_context, policy, context).await;
-        if let Ok(first) = &rendered
-            && !first.graph.deferred.is_empty()
-        {
-            let observed = observe(transform, self.namespace, client, policy, context)
-                .await
-                .map_err(|message| Stopped { reason: "ObserveFailed", message, transient: true })?;
-            if !observed.is_empty() {
-                render_context.observed = observed;
-                rendered = render(transform, module, &render_context, policy, context).await;
-            }
-        }
-        let error = match rendered {
+        let error = match render_observing(transform, self.namespace, module, client, policy, context).await {
             Ok(rendered) => return Ok(rendered),
-            Err(error) => error,
+            Err(RenderStop::Observe(message)) => {
+                return Err(Stopped { reason: "ObserveFailed", message, transient: true });
+            }
+            Err(RenderStop::Render(error)) => error,
         };
         self.status.deferred.clear();
         self.status.violations = match &error {
@@ -293,13 +291,7 @@ impl<'a> Stages<'a> {
         }
         let allowed = "every object is within the target rules".to_owned();
         self.condition(ConditionType::PolicyPassed, true, "Allowed", allowed)?;
-        // A Transform-wide Orphan keeps everything; a Transform-wide Delete does not lift the protection of
-        // PersistentVolumeClaims and Secrets (only a node's explicit policy does).
-        if self.transform.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
-            for node in &mut graph.nodes {
-                node.apply_policy.deletion_policy = Some(DeletionPolicy::Orphan);
-            }
-        }
+        apply_deletion_policy(&mut graph, self.transform);
         Ok(graph)
     }
 
@@ -326,6 +318,51 @@ impl<'a> Stages<'a> {
         self.status.resource_graph_ref = Some(transform.name_any());
         report_progress(self.status, graph_status.as_ref(), rendered_nodes, transform.metadata.generation)
     }
+}
+
+/// Applies the Transform's `spec.deletionPolicy` to the graph: a Transform-wide Orphan keeps everything; a
+/// Transform-wide Delete does not lift the protection of PersistentVolumeClaims and Secrets (only a node's
+/// explicit policy does).
+pub(crate) fn apply_deletion_policy(graph: &mut Graph, transform: &Transform) {
+    if transform.spec.deletion_policy == Some(DeletionPolicy::Orphan) {
+        for node in &mut graph.nodes {
+            node.apply_policy.deletion_policy = Some(DeletionPolicy::Orphan);
+        }
+    }
+}
+
+/// Why a render (with the observation of its deferred nodes) produced no graph.
+pub(crate) enum RenderStop {
+    /// The live objects of the ready nodes could not be read.
+    Observe(String),
+    /// The render itself failed.
+    Render(pequod_sandbox::RenderError),
+}
+
+/// Renders as the controller does: the cluster's capabilities and the policy in the context, the policy's
+/// limits; when nodes are deferred, observes the ready nodes' live objects (with `client`, the Transform's
+/// identity) and renders again.
+pub(crate) async fn render_observing(
+    transform: &Transform,
+    namespace: &str,
+    module: &pequod_sandbox::Module,
+    client: &kube::Client,
+    policy: &EffectivePolicy,
+    context: &Context,
+) -> Result<Arc<pequod_sandbox::Rendered>, RenderStop> {
+    let capabilities = context.capabilities().await;
+    let mut render_context = render_context(transform, capabilities, Default::default());
+    render_context.policy = policy.context_policy();
+    let rendered = render(transform, module, &render_context, policy, context).await.map_err(RenderStop::Render)?;
+    if rendered.graph.deferred.is_empty() {
+        return Ok(rendered);
+    }
+    let observed = observe(transform, namespace, client, policy, context).await.map_err(RenderStop::Observe)?;
+    if observed.is_empty() {
+        return Ok(rendered);
+    }
+    render_context.observed = observed;
+    render(transform, module, &render_context, policy, context).await.map_err(RenderStop::Render)
 }
 
 /// When the module at `digest` was first fetched: a re-resolve to the same digest changes nothing in the
@@ -439,7 +476,7 @@ fn rendered_size(rendered: &pequod_sandbox::Rendered) -> u64 {
 
 /// Puts namespaced objects without a namespace into the Transform's, and checks every object against the
 /// target rules.
-async fn place_and_check(
+pub(crate) async fn place_and_check(
     graph: &mut Graph,
     policy: &EffectivePolicy,
     namespace: &str,
