@@ -129,7 +129,7 @@ fn limits_leave_ordinary_inputs_alone() {
     assert_eq!(code, Some(0), "{stderr}");
     for (flag, value) in [("--max-steps", "0"), ("--max-memory", "lots"), ("--timeout", "30")] {
         let (code, stderr, _) = run(&["export", flag, value], "a: 1\n");
-        assert_eq!(code, Some(1), "{flag} {value}");
+        assert_eq!(code, Some(2), "{flag} {value}: a usage error");
         assert!(stderr.contains(&format!("{value:?}")), "{flag} {value}: {stderr}");
     }
 }
