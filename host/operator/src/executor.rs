@@ -127,7 +127,6 @@ async fn execute(graph: &ResourceGraph, namespace: &str, context: &Context) -> R
             refuse(graph, namespace, context, "InvalidPolicy", message).await?;
             return Ok(Action::requeue(RESYNC));
         }
-        Err(error @ crate::policy::PolicyError::NotYetListed) => return Err(Error::Invalid(error.to_string())),
     };
     let client = match client_for(graph, namespace, context) {
         Ok(client) => client,

@@ -177,8 +177,6 @@ pub struct Context {
     verified: Mutex<Lru<String, source::Resolved>>,
     /// The API groups the cluster serves, with when they were read.
     api_groups: Mutex<Option<(Instant, Vec<String>)>>,
-    /// The PlatformPolicies and Namespaces, kept by watches once [`run`] started them.
-    policy_sources: std::sync::OnceLock<policy::PolicySources>,
     /// The ResourceGraphs as the Transform controller's watch of them last saw them, once [`run`] started it.
     graphs: std::sync::OnceLock<kube::runtime::reflector::Store<ResourceGraph>>,
 }
@@ -230,7 +228,6 @@ impl Context {
             git_slots: Arc::new(tokio::sync::Semaphore::new(source::GIT_FETCH_SLOTS)),
             verified: Mutex::new(Lru::new(bounds.verified)),
             api_groups: Mutex::new(None),
-            policy_sources: std::sync::OnceLock::new(),
             graphs: std::sync::OnceLock::new(),
         })
     }
@@ -367,30 +364,16 @@ pub async fn run_with(context: Arc<Context>, options: RunOptions) -> Result<(), 
         .map_err(|lost| Error::Invalid(format!("{lost}; exiting so that a restart rejoins the election")))
 }
 
-/// Starts the watches that keep [`Context::policy_sources`] current and returns the stream of Transforms to
-/// reconcile because a PlatformPolicy changed: the policy watch updates the cache before it wakes them, so
-/// they read the new policy.
-fn watch_policy_sources(
+/// Watches the PlatformPolicies and returns the stream of Transforms to reconcile because one changed or
+/// was deleted (reconciles read the policies from the API server, so they see the change).
+fn watch_policy_changes(
     context: &Arc<Context>,
     transforms: kube::runtime::reflector::Store<Transform>,
 ) -> impl futures::Stream<Item = ObjectRef<Transform>> + Send + use<> {
-    use kube::core::PartialObjectMeta;
-    use kube::runtime::reflector::{reflector, store};
     use kube::runtime::{WatchStreamExt as _, watcher};
-    let (policies, policy_writer) = store();
-    let (namespaces, namespace_writer) = store();
-    let namespace_config = match &context.options.namespace {
-        Some(namespace) => WatcherConfig::default().fields(&format!("metadata.name={namespace}")),
-        None => WatcherConfig::default(),
-    };
-    let namespace_api = Api::<PartialObjectMeta<k8s_openapi::api::core::v1::Namespace>>::all(context.client.clone());
-    let namespace_watch = reflector(namespace_writer, watcher(namespace_api, namespace_config));
-    tokio::spawn(namespace_watch.default_backoff().for_each(|_| async {}));
-    let _ = context.policy_sources.set(policy::PolicySources { policies, namespaces });
     let policy_api = Api::<pequod_api::PlatformPolicy>::all(context.client.clone());
-    let policy_watch = reflector(policy_writer, watcher(policy_api, WatcherConfig::default()));
     let mut changed = triggers::on_policy_change(transforms);
-    let woken = policy_watch.default_backoff().map(move |event| match event {
+    let woken = watcher(policy_api, WatcherConfig::default()).default_backoff().map(move |event| match event {
         Ok(watcher::Event::Apply(policy) | watcher::Event::InitApply(policy)) => changed(policy, false),
         Ok(watcher::Event::Delete(policy)) => changed(policy, true),
         _ => Vec::new(),
@@ -425,7 +408,7 @@ pub async fn run(context: Arc<Context>) {
     let store = transform_controller.store();
     let modules =
         triggers::module_config_maps(context.client.clone(), context.options.namespace.as_deref(), store.clone());
-    let policy_changes = watch_policy_sources(&context, store);
+    let policy_changes = watch_policy_changes(&context, store);
     let transform_controller = transform_controller
         .reconcile_on(policy_changes)
         .reconcile_on(modules)

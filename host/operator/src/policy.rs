@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
-use kube::core::PartialObjectMeta;
 use kube::core::{Selector, SelectorExt as _};
-use kube::runtime::reflector::{ObjectRef, Store};
 use pequod_api::{GroupKind, ModuleParameters, PlatformPolicy, SourceType};
 use pequod_graph::{ObjectIdentity, Phase, Violation};
 use pequod_sandbox::SandboxLimits;
@@ -188,15 +186,11 @@ pub(crate) fn applies(policy: &PlatformPolicy, namespace: &str, labels: &BTreeMa
     listed || selected
 }
 
-/// The policies that apply to `namespace`, combined. The running operator reads them from [`PolicySources`],
-/// caches its watches keep current (a change or a revocation takes effect as soon as the watch delivers it,
-/// and the policy watch wakes the Transforms it concerns); without them (`pequod diff`, reconcilers called
-/// directly) they are read from the API server.
+/// The policies that apply to `namespace`, combined: they are read from the API server each time, so a
+/// policy created or changed just before a Transform is always seen by its first render (a watch cache could
+/// lag; `host/operator/tests/policy.rs` relies on this).
 pub(crate) async fn for_namespace(context: &crate::Context, namespace: &str) -> Result<EffectivePolicy, PolicyError> {
-    let (policies, labels) = match context.policy_sources.get() {
-        Some(sources) => sources.read(namespace).await?,
-        None => read_from_api(&context.client, namespace).await?,
-    };
+    let (policies, labels) = read_from_api(&context.client, namespace).await?;
     let applicable: Vec<PlatformPolicy> =
         policies.into_iter().filter(|policy| applies(policy, namespace, &labels)).collect();
     EffectivePolicy::combine(&applicable).map_err(PolicyError::Invalid)
@@ -216,37 +210,6 @@ async fn read_from_api(client: &kube::Client, namespace: &str) -> Result<PolicyI
     Ok((policies.items, labels))
 }
 
-/// How long a reconcile waits for the policy caches' first list before it reports the policies unavailable.
-const SOURCES_READY_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The PlatformPolicies and the Namespaces' metadata, kept by watches (issue 18: reading them from the API
-/// server cost two requests per reconcile, a quarter of all the operator's requests).
-pub(crate) struct PolicySources {
-    /// Every PlatformPolicy.
-    pub(crate) policies: Store<PlatformPolicy>,
-    /// The metadata of the namespaces the operator watches.
-    pub(crate) namespaces: Store<PartialObjectMeta<Namespace>>,
-}
-
-impl PolicySources {
-    async fn read(&self, namespace: &str) -> Result<PolicyInputs, PolicyError> {
-        let ready = async {
-            let _ = self.policies.wait_until_ready().await;
-            let _ = self.namespaces.wait_until_ready().await;
-        };
-        if tokio::time::timeout(SOURCES_READY_WAIT, ready).await.is_err() {
-            return Err(PolicyError::NotYetListed);
-        }
-        let policies = self.policies.state().iter().map(|policy| (**policy).clone()).collect();
-        let labels = self
-            .namespaces
-            .get(&ObjectRef::new(namespace))
-            .and_then(|found| found.metadata.labels.clone())
-            .unwrap_or_default();
-        Ok((policies, labels))
-    }
-}
-
 /// Why the policies for a namespace are not known.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PolicyError {
@@ -256,9 +219,6 @@ pub(crate) enum PolicyError {
     /// A policy does not parse (a bad quantity, say).
     #[error("{0}")]
     Invalid(String),
-    /// The watches of PlatformPolicies and Namespaces have not listed them yet; retried.
-    #[error("the PlatformPolicies and Namespaces are not listed yet (is the operator allowed to list and watch them?)")]
-    NotYetListed,
 }
 
 impl EffectivePolicy {

@@ -197,7 +197,7 @@ pub async fn preview(context: &Context, transform: &Transform) -> Result<Preview
 fn policy_error(error: PolicyError) -> PreviewError {
     match error {
         PolicyError::Invalid(message) => PreviewError::Policy(message),
-        error => PreviewError::Cluster(error.to_string()),
+        PolicyError::Unavailable(error) => PreviewError::Cluster(format!("cannot read PlatformPolicies: {error}")),
     }
 }
 
